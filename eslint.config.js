@@ -1,0 +1,67 @@
+// ESLint flat config for memweave.
+//
+// - TypeScript files get typescript-eslint's type-aware recommended rules (through the project
+//   service and tsconfig.json) plus a few stricter checks.
+// - src/**/*.ts also gets the layering rule (tools/eslint-plugin-layering, DESIGN.md "Layers").
+// - JavaScript files (this config, tools/**/*.js) get the plain recommended rules, without
+//   type information.
+
+import path from "node:path";
+
+import js from "@eslint/js";
+import { defineConfig, globalIgnores } from "eslint/config";
+import tseslint from "typescript-eslint";
+
+import layering from "./tools/eslint-plugin-layering/index.js";
+
+const unusedVars = {
+  args: "after-used",
+  argsIgnorePattern: "^_",
+  varsIgnorePattern: "^_",
+  caughtErrorsIgnorePattern: "^_",
+  destructuredArrayIgnorePattern: "^_",
+};
+
+export default defineConfig(
+  globalIgnores(["dist/", "dist-check/", "node_modules/", "coverage/", "docs/"]),
+
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    linterOptions: {
+      reportUnusedDisableDirectives: "error",
+    },
+    rules: {
+      "no-unused-vars": "off",
+      "@typescript-eslint/no-unused-vars": ["error", unusedVars],
+    },
+  },
+
+  {
+    files: ["**/*.ts", "**/*.mts", "**/*.cts"],
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/switch-exhaustiveness-check": "error",
+      "@typescript-eslint/restrict-plus-operands": "error",
+    },
+  },
+
+  {
+    files: ["src/**/*.ts"],
+    plugins: { layering },
+    rules: {
+      "layering/layering": ["error", { srcDir: path.join(import.meta.dirname, "src") }],
+    },
+  },
+
+  {
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+);

@@ -1,0 +1,81 @@
+/**
+ * Parsing and formatting of sizes and addresses written by people.
+ *
+ * Accepted: plain decimal (`4096`), hex (`0x1000`), a number with a binary unit (`4K`, `64KiB`,
+ * `2M`, `1G`, `1T`, `1P`; `K`, `KB` and `KiB` all mean 1024, the convention of the seeds'
+ * `SZ_4K`), and `_` as a digit separator (`0x8000_0000`). Refused with a clear error: negative
+ * or fractional values, values of 2^53 or more, and anything else.
+ *
+ * @example
+ * parseSize("64KiB") === 65536; parseSize("0x8000_0000") === 2147483648;
+ * formatSize(2 * 1024 * 1024) === "2 MiB";
+ */
+import { fail } from "./errors.js";
+
+const UNITS: Record<string, bigint> = {
+  "": 1n,
+  B: 1n,
+  K: 1n << 10n,
+  M: 1n << 20n,
+  G: 1n << 30n,
+  T: 1n << 40n,
+  P: 1n << 50n,
+};
+
+const SIZE_RE = /^(0x[0-9a-f_]+|0b[01_]+|[0-9][0-9_]*)\s*(?:([kmgtp])(?:i?b)?|(b))?$/i;
+
+/**
+ * Parse a size or address; `what` names the value in the error (e.g. `"step 3: size"`).
+ * Numbers are accepted as they are if they are non-negative safe integers.
+ */
+export function parseSize(input: string | number, what = "size"): number {
+  if (typeof input === "number") {
+    if (!Number.isFinite(input)) fail("EINVAL", `${what} ${input} is not a finite number`);
+    if (input < 0) fail("EINVAL", `${what} ${input} is negative`);
+    if (!Number.isInteger(input)) fail("EINVAL", `${what} ${input} is not a whole number`);
+    if (!Number.isSafeInteger(input)) fail("ERANGE", `${what} ${input} is not below 2^53`);
+    return input;
+  }
+  const s = input.trim();
+  if (s.startsWith("-")) fail("EINVAL", `${what} "${input}" is negative`);
+  if (/^[0-9]*\.[0-9]/.test(s)) fail("EINVAL", `${what} "${input}" is fractional`);
+  const m = SIZE_RE.exec(s);
+  if (!m || /__|_$|^0x_|[^0-9a-fx]_/i.test(m[1]!))
+    fail("EINVAL", `${what} "${input}" is not a size (expected e.g. 4096, 0x1000, 4K, 64KiB, 2M, 1G)`);
+  const digits = m[1]!.replace(/_/g, "");
+  const unit = (m[2] ?? "").toUpperCase();
+  const value = BigInt(digits) * UNITS[unit]!;
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail("ERANGE", `${what} "${input}" is not below 2^53`);
+  return Number(value);
+}
+
+const NAMES = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/**
+ * A size for people: exact binary units where the size is a whole multiple (`64 KiB`), else two
+ * decimals at most (`1.5 MiB`), else bytes.
+ */
+export function formatSize(n: number): string {
+  let unit = 0;
+  let v = n;
+  while (unit < NAMES.length - 1 && v >= 1024) {
+    v /= 1024;
+    unit++;
+  }
+  const text = Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/\.?0+$/, "");
+  return `${text} ${NAMES[unit]}`;
+}
+
+/** The short form used in configuration (`4K`, `2M`, `1G`) when exact, else decimal bytes. */
+export function formatSizeShort(n: number): string {
+  for (const [u, f] of [
+    ["P", 2 ** 50],
+    ["T", 2 ** 40],
+    ["G", 2 ** 30],
+    ["M", 2 ** 20],
+    ["K", 2 ** 10],
+  ] as const) {
+    if (n >= f && n % f === 0) return `${n / f}${u}`;
+  }
+  return String(n);
+}

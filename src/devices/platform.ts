@@ -1,0 +1,194 @@
+/**
+ * The platform: one object that holds a machine's memory — the physical memory map, the memory
+ * targets, the byte store — and the event bus and the seeded randomness everything else uses.
+ * It is built from a declarative {@link PlatformDescription}, the `machine` section of a
+ * scenario. Later layers hang their devices and systems off it.
+ *
+ * Physical accesses through the platform check the memory map:
+ * - RAM and device-local regions read and write the byte store;
+ * - an IO region calls the register hook attached to it ({@link Platform.attachIoHandler});
+ *   with none attached the access is a bus error;
+ * - a hole, or an access that runs out of its region, is a bus error.
+ * A bus error is an EFAULT naming the address: the model's equivalent of an external abort.
+ *
+ * Building is atomic: an invalid description throws and no platform exists.
+ *
+ * @example
+ * const p = new Platform({
+ *   regions: [{ name: "dram", base: 0x8000_0000, size: 1 << 30, kind: "ram" }],
+ *   targets: [{ name: "system", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } }],
+ * });
+ * const a = p.target("system").alloc(64 << 10);
+ * p.write(a.chunks[0]!.pa, new Uint8Array([1, 2, 3]));
+ */
+import type { PhysAddr } from "../base/address.js";
+import { hex, hexRange } from "../base/address.js";
+import { fail } from "../base/errors.js";
+import { EventBus } from "../base/events.js";
+import { Rng } from "../base/rng.js";
+import { ByteStore } from "../phys/byte-store.js";
+import type { Region, RegionSpec } from "../phys/memory-map.js";
+import { MemoryMap } from "../phys/memory-map.js";
+import type { AllocOptions, PhysAllocation, TargetSpec } from "../phys/target.js";
+import { MemoryTarget } from "../phys/target.js";
+
+declare module "../base/events.js" {
+  interface EventMap {
+    "phys.write": { pa: number; size: number; region: string };
+    "phys.io": { region: string; offset: number; size: number; access: "read" | "write" };
+  }
+}
+
+export interface PlatformDescription {
+  regions: RegionSpec[];
+  targets?: TargetSpec[];
+  /** Seed of the platform's random number generator (default 0). */
+  seed?: number;
+}
+
+/**
+ * A register hook for an IO region: it sees region-relative offsets and the bytes of the access.
+ */
+export interface IoHandler {
+  read(offset: number, out: Uint8Array): void;
+  write(offset: number, data: Uint8Array): void;
+}
+
+export class Platform {
+  readonly map = new MemoryMap();
+  readonly store = new ByteStore();
+  readonly bus = new EventBus();
+  readonly rng: Rng;
+  private readonly targetsByName = new Map<string, MemoryTarget>();
+  private readonly io = new Map<string, IoHandler>();
+  private allocationIds = 1;
+
+  constructor(description: PlatformDescription) {
+    this.rng = new Rng(description.seed ?? 0);
+    for (const r of description.regions) this.map.add(r);
+    for (const t of description.targets ?? []) this.addTarget(t);
+  }
+
+  /** Add a memory target; its ranges may not overlap another target's (EEXIST). */
+  addTarget(spec: TargetSpec): MemoryTarget {
+    if (this.targetsByName.has(spec.name)) fail("EEXIST", `target "${spec.name}" already exists`);
+    const target = new MemoryTarget(spec, this.map, this.bus, () => this.allocationIds++);
+    for (const r of target.ranges)
+      for (const other of this.targetsByName.values())
+        for (const o of other.ranges)
+          if (r.base < o.base + o.size && o.base < r.base + r.size)
+            fail(
+              "EEXIST",
+              `target "${spec.name}" range ${hexRange(r.base, r.size)} overlaps target "${other.name}" ${hexRange(o.base, o.size)}`,
+            );
+    this.targetsByName.set(spec.name, target);
+    return target;
+  }
+
+  /** The target named `name`, or ENOENT. */
+  target(name: string): MemoryTarget {
+    return (
+      this.targetsByName.get(name) ??
+      fail("ENOENT", `no memory target named "${name}" (have: ${[...this.targetsByName.keys()].join(", ") || "none"})`)
+    );
+  }
+
+  targets(): MemoryTarget[] {
+    return [...this.targetsByName.values()];
+  }
+
+  /** Allocate from a target; see {@link MemoryTarget.alloc}. */
+  alloc(target: string, size: number, options?: AllocOptions): PhysAllocation {
+    return this.target(target).alloc(size, options);
+  }
+
+  /** The live allocation with this id, in any target, or EINVAL. */
+  allocation(id: number): PhysAllocation {
+    for (const t of this.targetsByName.values()) if (t.has(id)) return t.lookup(id);
+    return fail("EINVAL", `allocation #${id} is unknown or already freed`);
+  }
+
+  /** Free an allocation in whichever target holds it. */
+  free(which: PhysAllocation | number): void {
+    const allocation = typeof which === "number" ? this.allocation(which) : which;
+    this.target(allocation.target).free(allocation);
+  }
+
+  /** Install the register hook of an IO region (replacing any earlier one). */
+  attachIoHandler(region: string, handler: IoHandler): void {
+    const r = this.map.get(region);
+    if (r.kind !== "io") fail("EINVAL", `region "${region}" is ${r.kind}, not io`);
+    this.io.set(region, handler);
+  }
+
+  /** The region that holds `[pa, pa+size)` entirely, or a bus error (EFAULT). */
+  regionFor(pa: number, size: number): Region {
+    const r = this.map.findRange(pa, size);
+    if (r === undefined) {
+      const at = this.map.find(pa);
+      fail(
+        "EFAULT",
+        at === undefined
+          ? `bus error: physical address ${hex(pa)} is in no region`
+          : `bus error: access ${hexRange(pa, size)} runs past the end of region "${at.name}" (${hexRange(at.base, at.size)})`,
+      );
+    }
+    return r;
+  }
+
+  private ioHandler(r: Region, pa: number): IoHandler {
+    return (
+      this.io.get(r.name) ??
+      fail("EFAULT", `bus error: IO region "${r.name}" has no register handler for ${hex(pa)}`)
+    );
+  }
+
+  /** Read `size` bytes of physical memory (or registers). */
+  read(pa: PhysAddr | number, size: number): Uint8Array {
+    return this.readInto(pa, new Uint8Array(size));
+  }
+
+  readInto(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
+    const r = this.regionFor(pa, out.length);
+    if (r.kind === "io") {
+      this.ioHandler(r, pa).read(pa - r.base, out);
+      if (this.bus.listening)
+        this.bus.emit("phys.io", { region: r.name, offset: pa - r.base, size: out.length, access: "read" });
+      return out;
+    }
+    return this.store.read(pa, out);
+  }
+
+  /** Write bytes to physical memory (or registers). */
+  write(pa: PhysAddr | number, data: Uint8Array): void {
+    const r = this.regionFor(pa, data.length);
+    if (r.kind === "io") {
+      this.ioHandler(r, pa).write(pa - r.base, data);
+      if (this.bus.listening)
+        this.bus.emit("phys.io", { region: r.name, offset: pa - r.base, size: data.length, access: "write" });
+      return;
+    }
+    this.store.write(pa, data);
+    if (this.bus.listening) this.bus.emit("phys.write", { pa, size: data.length, region: r.name });
+  }
+
+  /** Fill memory with a byte value; RAM and device-local only. */
+  fill(pa: PhysAddr | number, size: number, value: number): void {
+    const r = this.regionFor(pa, size);
+    if (r.kind === "io") fail("EFAULT", `cannot fill IO region "${r.name}" at ${hex(pa)}`);
+    if (!Number.isInteger(value) || value < 0 || value > 255)
+      fail("EINVAL", `fill value ${value} is not a byte (0..255)`);
+    this.store.fill(pa, size, value);
+    if (this.bus.listening) this.bus.emit("phys.write", { pa, size, region: r.name });
+  }
+
+  /** Copy memory to memory (memmove semantics); RAM and device-local only. */
+  copy(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+    const s = this.regionFor(src, size);
+    const d = this.regionFor(dst, size);
+    if (s.kind === "io" || d.kind === "io")
+      fail("EFAULT", `cannot copy to or from IO region "${s.kind === "io" ? s.name : d.name}"`);
+    this.store.copy(dst, src, size);
+    if (this.bus.listening) this.bus.emit("phys.write", { pa: dst, size, region: d.name });
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The sparse byte store: the contents of simulated physical memory.
+ *
+ * Memory is kept in 4 KiB pages that materialize on first write; a page never written reads as
+ * zeros and costs nothing. Reads, writes, fills and copies may cross page boundaries. Page-table
+ * code gets a fast view of one page (a `Uint32Array` of its 1024 words, or the bytes) through
+ * {@link ByteStore.pageWords}, so a descriptor access is a map lookup and an array load.
+ *
+ * The store knows nothing of regions or their kinds: {@link Platform} checks those. Addresses
+ * are physical page-granular numbers below 2^53; the store does not range-check on hot paths.
+ *
+ * Multi-byte values are little-endian, as on every Arm and x86 system the model describes.
+ *
+ * @example
+ * const store = new ByteStore();
+ * store.writeU32(0x8000_0ffe, 0xdeadbeef);      // crosses a page boundary
+ * store.readU32(0x8000_0ffe) === 0xdeadbeef;
+ * store.materializedPages === 2;
+ */
+import type { PhysAddr } from "../base/address.js";
+
+export const STORE_PAGE_SHIFT = 12;
+export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
+const PAGE_MASK = STORE_PAGE_SIZE - 1;
+
+// Typed arrays use the host's byte order; the model's memory is little-endian.
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+
+export class ByteStore {
+  private readonly pages = new Map<number, Uint8Array>();
+  // A one-entry cache of the last page touched: most accesses hit the same page again.
+  private lastPfn = -1;
+  private lastPage: Uint8Array | undefined = undefined;
+  private readonly wordViews = new Map<number, Uint32Array>();
+
+  constructor() {
+    if (!HOST_LITTLE_ENDIAN) throw new Error("memweave needs a little-endian host");
+  }
+
+  /** How many 4 KiB pages hold written data. */
+  get materializedPages(): number {
+    return this.pages.size;
+  }
+
+  /** True if the page holding `pa` has been written. */
+  isMaterialized(pa: number): boolean {
+    return this.pages.has(Math.floor(pa / STORE_PAGE_SIZE));
+  }
+
+  /** The page numbers that hold data, ascending. */
+  materializedPfns(): number[] {
+    return [...this.pages.keys()].sort((a, b) => a - b);
+  }
+
+  private pageForRead(pfn: number): Uint8Array | undefined {
+    if (pfn === this.lastPfn) return this.lastPage;
+    const page = this.pages.get(pfn);
+    if (page !== undefined) {
+      this.lastPfn = pfn;
+      this.lastPage = page;
+    }
+    return page;
+  }
+
+  private pageForWrite(pfn: number): Uint8Array {
+    if (pfn === this.lastPfn && this.lastPage !== undefined) return this.lastPage;
+    let page = this.pages.get(pfn);
+    if (page === undefined) {
+      page = new Uint8Array(STORE_PAGE_SIZE);
+      this.pages.set(pfn, page);
+    }
+    this.lastPfn = pfn;
+    this.lastPage = page;
+    return page;
+  }
+
+  /**
+   * The 1024 little-endian 32-bit words of the page at `pa` (page-aligned), materializing it.
+   * Page-table code reads and writes 64-bit descriptors through it as two halves.
+   */
+  pageWords(pa: PhysAddr | number): Uint32Array {
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    let view = this.wordViews.get(pfn);
+    if (view === undefined) {
+      const page = this.pageForWrite(pfn);
+      view = new Uint32Array(page.buffer, page.byteOffset, STORE_PAGE_SIZE / 4);
+      this.wordViews.set(pfn, view);
+    }
+    return view;
+  }
+
+  /** The bytes of the page at `pa`, materializing it. */
+  pageBytes(pa: PhysAddr | number): Uint8Array {
+    return this.pageForWrite(Math.floor(pa / STORE_PAGE_SIZE));
+  }
+
+  /** Read `out.length` bytes at `pa` into `out`; returns `out`. */
+  read(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
+    let done = 0;
+    let addr = pa as number;
+    while (done < out.length) {
+      const off = addr % STORE_PAGE_SIZE;
+      const n = Math.min(out.length - done, STORE_PAGE_SIZE - off);
+      const page = this.pageForRead((addr - off) / STORE_PAGE_SIZE);
+      if (page === undefined) out.fill(0, done, done + n);
+      else if (n <= 16) for (let i = 0; i < n; i++) out[done + i] = page[off + i]!;
+      else out.set(page.subarray(off, off + n), done);
+      done += n;
+      addr += n;
+    }
+    return out;
+  }
+
+  /** Write `data` at `pa`. */
+  write(pa: PhysAddr | number, data: Uint8Array): void {
+    let done = 0;
+    let addr = pa as number;
+    while (done < data.length) {
+      const off = addr % STORE_PAGE_SIZE;
+      const n = Math.min(data.length - done, STORE_PAGE_SIZE - off);
+      const page = this.pageForWrite((addr - off) / STORE_PAGE_SIZE);
+      if (n <= 16) for (let i = 0; i < n; i++) page[off + i] = data[done + i]!;
+      else page.set(data.subarray(done, done + n), off);
+      done += n;
+      addr += n;
+    }
+  }
+
+  /**
+   * Set `size` bytes at `pa` to `value`. Filling whole unwritten pages with zero leaves them
+   * unmaterialized; filling a whole page with zero drops it, so zeroing memory returns it —
+   * except a page handed out by {@link pageWords}, which stays so that its view stays valid.
+   */
+  fill(pa: PhysAddr | number, size: number, value: number): void {
+    let done = 0;
+    let addr = pa as number;
+    const byte = value & 0xff;
+    while (done < size) {
+      const off = addr % STORE_PAGE_SIZE;
+      const n = Math.min(size - done, STORE_PAGE_SIZE - off);
+      const pfn = (addr - off) / STORE_PAGE_SIZE;
+      if (byte === 0 && n === STORE_PAGE_SIZE && !this.wordViews.has(pfn)) this.dropPage(pfn);
+      else if (byte !== 0 || this.pages.has(pfn)) this.pageForWrite(pfn).fill(byte, off, off + n);
+      done += n;
+      addr += n;
+    }
+  }
+
+  /** Copy `size` bytes from `src` to `dst`; overlapping ranges copy as memmove does. */
+  copy(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+    if (size === 0 || dst === src) return;
+    // Stage through a buffer in chunks: correct for overlap in either direction.
+    const CHUNK = 64 * 1024;
+    if (dst < src || dst >= src + size) {
+      for (let done = 0; done < size; done += CHUNK) {
+        const n = Math.min(CHUNK, size - done);
+        this.copyChunk(dst + done, src + done, n);
+      }
+    } else {
+      for (let end = size; end > 0; end -= CHUNK) {
+        const n = Math.min(CHUNK, end);
+        this.copyChunk(dst + end - n, src + end - n, n);
+      }
+    }
+  }
+
+  private copyChunk(dst: number, src: number, n: number): void {
+    // Copying unwritten source pages onto unwritten destination pages keeps both sparse.
+    const buf = this.read(src, new Uint8Array(n));
+    let allZero = true;
+    for (let i = 0; i < n; i++)
+      if (buf[i] !== 0) {
+        allZero = false;
+        break;
+      }
+    if (allZero) this.fill(dst, n, 0);
+    else this.write(dst, buf);
+  }
+
+  readU8(pa: number): number {
+    const page = this.pageForRead(Math.floor(pa / STORE_PAGE_SIZE));
+    return page === undefined ? 0 : page[pa % STORE_PAGE_SIZE]!;
+  }
+
+  writeU8(pa: number, value: number): void {
+    this.pageForWrite(Math.floor(pa / STORE_PAGE_SIZE))[pa % STORE_PAGE_SIZE] = value;
+  }
+
+  /** A little-endian 32-bit read; may cross a page boundary. */
+  readU32(pa: number): number {
+    const off = pa % STORE_PAGE_SIZE;
+    if (off <= STORE_PAGE_SIZE - 4) {
+      const page = this.pageForRead((pa - off) / STORE_PAGE_SIZE);
+      if (page === undefined) return 0;
+      return (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0;
+    }
+    return (
+      (this.readU8(pa) |
+        (this.readU8(pa + 1) << 8) |
+        (this.readU8(pa + 2) << 16) |
+        (this.readU8(pa + 3) << 24)) >>>
+      0
+    );
+  }
+
+  /** A little-endian 32-bit write; may cross a page boundary. */
+  writeU32(pa: number, value: number): void {
+    const off = pa % STORE_PAGE_SIZE;
+    if (off <= STORE_PAGE_SIZE - 4) {
+      const page = this.pageForWrite((pa - off) / STORE_PAGE_SIZE);
+      page[off] = value;
+      page[off + 1] = value >>> 8;
+      page[off + 2] = value >>> 16;
+      page[off + 3] = value >>> 24;
+      return;
+    }
+    for (let i = 0; i < 4; i++) this.writeU8(pa + i, (value >>> (8 * i)) & 0xff);
+  }
+
+  /** A little-endian 64-bit read as a number; throws RangeError if the value is >= 2^53. */
+  readU64(pa: number): number {
+    const lo = this.readU32(pa);
+    const hi = this.readU32(pa + 4);
+    if (hi >= 0x20_0000) throw new RangeError(`u64 at ${pa} exceeds 2^53`);
+    return hi * 0x1_0000_0000 + lo;
+  }
+
+  /** A little-endian 64-bit write of a safe integer. */
+  writeU64(pa: number, value: number): void {
+    this.writeU32(pa, value >>> 0);
+    this.writeU32(pa + 4, Math.floor(value / 0x1_0000_0000) >>> 0);
+  }
+
+  /** Forget the contents of every page in `[pa, pa+size)` (they read as zeros again). */
+  discard(pa: number, size: number): void {
+    this.fill(pa, size, 0);
+  }
+
+  private dropPage(pfn: number): void {
+    if (this.pages.delete(pfn)) {
+      if (this.lastPfn === pfn) {
+        this.lastPfn = -1;
+        this.lastPage = undefined;
+      }
+    }
+  }
+
+  /** Compare the bytes at `pa` with `expected`. */
+  equals(pa: number, expected: Uint8Array): boolean {
+    const got = this.read(pa, new Uint8Array(expected.length));
+    for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) return false;
+    return true;
+  }
+}
