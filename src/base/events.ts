@@ -27,7 +27,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface EventMap {}
 
-export type EventType = keyof EventMap & string;
+export type EventType = Extract<keyof EventMap, string>;
 
 /** An event as delivered: its sequence number, its type and its payload's fields. */
 export type MemEvent<T extends EventType = EventType> = T extends EventType
@@ -56,9 +56,9 @@ export class EventBus {
   on<T extends EventType>(type: T, handler: Handler<T>): () => void {
     let list = this.byType.get(type);
     if (!list) this.byType.set(type, (list = []));
-    list.push(handler as (e: never) => void);
+    list.push(handler);
     this.count++;
-    return () => this.remove(list, handler as (e: never) => void);
+    return () => this.remove(list, handler);
   }
 
   /** Subscribe to every event; returns the unsubscribe function. */
@@ -78,7 +78,7 @@ export class EventBus {
     const event = { seq, type, ...(payload as object) } as unknown as MemEvent<T>;
     const list = this.byType.get(type);
     if (list) for (const h of list.slice()) (h as Handler<T>)(event);
-    for (const h of this.any.slice()) h(event as MemEvent);
+    for (const h of this.any.slice()) h(event);
   }
 
   /** Collect every event into an array until the returned function is called. */

@@ -41,11 +41,15 @@ export function parseSize(input: string | number, what = "size"): number {
   if (/^[0-9]*\.[0-9]/.test(s)) fail("EINVAL", `${what} "${input}" is fractional`);
   const m = SIZE_RE.exec(s);
   if (!m || /__|_$|^0x_|[^0-9a-fx]_/i.test(m[1]!))
-    fail("EINVAL", `${what} "${input}" is not a size (expected e.g. 4096, 0x1000, 4K, 64KiB, 2M, 1G)`);
+    fail(
+      "EINVAL",
+      `${what} "${input}" is not a size (expected e.g. 4096, 0x1000, 4K, 64KiB, 2M, 1G)`,
+    );
   const digits = m[1]!.replace(/_/g, "");
   const unit = (m[2] ?? "").toUpperCase();
   const value = BigInt(digits) * UNITS[unit]!;
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail("ERANGE", `${what} "${input}" is not below 2^53`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    fail("ERANGE", `${what} "${input}" is not below 2^53`);
   return Number(value);
 }
 

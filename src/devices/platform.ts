@@ -89,7 +89,10 @@ export class Platform {
   target(name: string): MemoryTarget {
     return (
       this.targetsByName.get(name) ??
-      fail("ENOENT", `no memory target named "${name}" (have: ${[...this.targetsByName.keys()].join(", ") || "none"})`)
+      fail(
+        "ENOENT",
+        `no memory target named "${name}" (have: ${[...this.targetsByName.keys()].join(", ") || "none"})`,
+      )
     );
   }
 
@@ -153,7 +156,12 @@ export class Platform {
     if (r.kind === "io") {
       this.ioHandler(r, pa).read(pa - r.base, out);
       if (this.bus.listening)
-        this.bus.emit("phys.io", { region: r.name, offset: pa - r.base, size: out.length, access: "read" });
+        this.bus.emit("phys.io", {
+          region: r.name,
+          offset: pa - r.base,
+          size: out.length,
+          access: "read",
+        });
       return out;
     }
     return this.store.read(pa, out);
@@ -165,7 +173,12 @@ export class Platform {
     if (r.kind === "io") {
       this.ioHandler(r, pa).write(pa - r.base, data);
       if (this.bus.listening)
-        this.bus.emit("phys.io", { region: r.name, offset: pa - r.base, size: data.length, access: "write" });
+        this.bus.emit("phys.io", {
+          region: r.name,
+          offset: pa - r.base,
+          size: data.length,
+          access: "write",
+        });
       return;
     }
     this.store.write(pa, data);

@@ -54,7 +54,10 @@ export class BuddyAllocator {
   constructor(base: PhysAddr | number, size: number, name = "buddy") {
     this.name = name;
     if (base % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
-      fail("EINVAL", `${name}: range ${hex(base)}+${hex(size)} is not a non-empty 4 KiB-aligned range`);
+      fail(
+        "EINVAL",
+        `${name}: range ${hex(base)}+${hex(size)} is not a non-empty 4 KiB-aligned range`,
+      );
     if (size / MIN_CHUNK > MAX_PAGES)
       fail("EINVAL", `${name}: ${formatSize(size)} exceeds the 64 GiB one buddy allocator manages`);
     this.base = base as PhysAddr;
@@ -73,7 +76,10 @@ export class BuddyAllocator {
     let idx = 0;
     while (idx < this.pages) {
       let order = BUDDY_MAX_ORDER;
-      while (order > 0 && ((this.basePfn + idx) % (1 << order) !== 0 || idx + (1 << order) > this.pages))
+      while (
+        order > 0 &&
+        ((this.basePfn + idx) % (1 << order) !== 0 || idx + (1 << order) > this.pages)
+      )
         order--;
       blocks.push([idx, order]);
       idx += 1 << order;
@@ -120,7 +126,10 @@ export class BuddyAllocator {
       checkRequest(this.name, size, align);
     const order = BuddyAllocator.orderFor(size, align);
     if (order > BUDDY_MAX_ORDER)
-      fail("EINVAL", `${this.name}: ${formatSize(Math.max(size, align))} exceeds the largest block (1 GiB)`);
+      fail(
+        "EINVAL",
+        `${this.name}: ${formatSize(Math.max(size, align))} exceeds the largest block (1 GiB)`,
+      );
     let o = order;
     while (o <= BUDDY_MAX_ORDER && this.freeList[o]! < 0) o++;
     if (o > BUDDY_MAX_ORDER)
@@ -152,7 +161,10 @@ export class BuddyAllocator {
       fail("EINVAL", `${this.name}: ${hex(pa)} is outside ${hexRange(this.base, this.size)}`);
     const h = this.head[idx]!;
     if (h === NOT_HEAD || (h & ALLOCATED) === 0)
-      fail("EINVAL", `${this.name}: ${hex(pa)} is not an allocated block (unknown or already freed)`);
+      fail(
+        "EINVAL",
+        `${this.name}: ${hex(pa)} is not an allocated block (unknown or already freed)`,
+      );
     return idx;
   }
 
@@ -195,7 +207,8 @@ export class BuddyAllocator {
   }
 
   largestFreeBlock(): number {
-    for (let o = BUDDY_MAX_ORDER; o >= 0; o--) if (this.freeList[o]! >= 0) return MIN_CHUNK * 2 ** o;
+    for (let o = BUDDY_MAX_ORDER; o >= 0; o--)
+      if (this.freeList[o]! >= 0) return MIN_CHUNK * 2 ** o;
     return 0;
   }
 

@@ -21,11 +21,9 @@ import type { PhysAddr } from "../base/address.js";
 
 export const STORE_PAGE_SHIFT = 12;
 export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
-const PAGE_MASK = STORE_PAGE_SIZE - 1;
 
 // Typed arrays use the host's byte order; the model's memory is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 
 export class ByteStore {
   private readonly pages = new Map<number, Uint8Array>();
@@ -98,7 +96,7 @@ export class ByteStore {
   /** Read `out.length` bytes at `pa` into `out`; returns `out`. */
   read(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
     let done = 0;
-    let addr = pa as number;
+    let addr = pa;
     while (done < out.length) {
       const off = addr % STORE_PAGE_SIZE;
       const n = Math.min(out.length - done, STORE_PAGE_SIZE - off);
@@ -115,7 +113,7 @@ export class ByteStore {
   /** Write `data` at `pa`. */
   write(pa: PhysAddr | number, data: Uint8Array): void {
     let done = 0;
-    let addr = pa as number;
+    let addr = pa;
     while (done < data.length) {
       const off = addr % STORE_PAGE_SIZE;
       const n = Math.min(data.length - done, STORE_PAGE_SIZE - off);
@@ -134,7 +132,7 @@ export class ByteStore {
    */
   fill(pa: PhysAddr | number, size: number, value: number): void {
     let done = 0;
-    let addr = pa as number;
+    let addr = pa;
     const byte = value & 0xff;
     while (done < size) {
       const off = addr % STORE_PAGE_SIZE;
@@ -193,7 +191,9 @@ export class ByteStore {
     if (off <= STORE_PAGE_SIZE - 4) {
       const page = this.pageForRead((pa - off) / STORE_PAGE_SIZE);
       if (page === undefined) return 0;
-      return (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0;
+      return (
+        (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0
+      );
     }
     return (
       (this.readU8(pa) |

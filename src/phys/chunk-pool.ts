@@ -130,7 +130,7 @@ export class ChunkPoolAllocator {
     // Lay the pools out from the base, largest chunks first so each is naturally aligned with
     // the least padding; then the contiguous pool.
     const sorted = [...config.pools].sort((a, b) => b.chunkSize - a.chunkSize);
-    let cursor = base as number;
+    let cursor = base;
     this.pools = sorted.map((p) => {
       const start = alignUp(cursor, p.chunkSize);
       cursor = start + p.bytes;
@@ -175,7 +175,10 @@ export class ChunkPoolAllocator {
     if (options.chunkSizes) {
       for (const s of options.chunkSizes)
         if (!this.pools.some((p) => p.chunkSize === s))
-          fail("EINVAL", `${this.name}: no pool of ${formatSize(s)} chunks (have ${this.pools.map((p) => formatSize(p.chunkSize)).join(", ")})`);
+          fail(
+            "EINVAL",
+            `${this.name}: no pool of ${formatSize(s)} chunks (have ${this.pools.map((p) => formatSize(p.chunkSize)).join(", ")})`,
+          );
       pools = this.pools.filter((p) => options.chunkSizes!.includes(p.chunkSize));
     }
     if (pools.length === 0) fail("EINVAL", `${this.name}: no chunk sizes allowed`);
@@ -203,7 +206,8 @@ export class ChunkPoolAllocator {
       );
     const chunks: Chunk[] = [];
     pools.forEach((p, i) => {
-      for (let k = 0; k < plan[i]!; k++) chunks.push({ pa: p.take() as PhysAddr, size: p.chunkSize });
+      for (let k = 0; k < plan[i]!; k++)
+        chunks.push({ pa: p.take() as PhysAddr, size: p.chunkSize });
     });
     const first = chunks[0]!.pa;
     this.live.set(first, chunks);

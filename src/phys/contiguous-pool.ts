@@ -34,7 +34,10 @@ export class ContiguousPool {
 
   constructor(base: PhysAddr | number, size: number, name = "contiguous") {
     if (base % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
-      fail("EINVAL", `${name}: range ${hex(base)}+${hex(size)} is not a non-empty 4 KiB-aligned range`);
+      fail(
+        "EINVAL",
+        `${name}: range ${hex(base)}+${hex(size)} is not a non-empty 4 KiB-aligned range`,
+      );
     this.base = base as PhysAddr;
     this.size = size;
     this.name = name;

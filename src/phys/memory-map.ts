@@ -67,7 +67,10 @@ export class MemoryMap {
     if (!Number.isSafeInteger(spec.base + spec.size))
       fail("ERANGE", `${what} ${hex(spec.base)}+${hex(spec.size)} ends beyond 2^53`);
     if (!REGION_KINDS.includes(spec.kind))
-      fail("EINVAL", `${what} kind "${String(spec.kind)}" is not one of ${REGION_KINDS.join(", ")}`);
+      fail(
+        "EINVAL",
+        `${what} kind "${String(spec.kind)}" is not one of ${REGION_KINDS.join(", ")}`,
+      );
     if (spec.kind !== "device-local" && spec.device !== undefined)
       fail("EINVAL", `${what}: only device-local regions name a device`);
     const end = spec.base + spec.size;

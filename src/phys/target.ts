@@ -116,27 +116,39 @@ export class MemoryTarget {
       const region = map.has(r.region)
         ? map.get(r.region)
         : fail("ENOENT", `${what}: no region named "${r.region}"`);
-      if (region.kind === "io")
-        fail("EINVAL", `${what}: region "${r.region}" is IO, not memory`);
+      if (region.kind === "io") fail("EINVAL", `${what}: region "${r.region}" is IO, not memory`);
       const offset = r.offset ?? 0;
       const size = r.size ?? region.size - offset;
       if (offset % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
-        fail("EINVAL", `${what}: range ${hex(offset)}+${hex(size)} of "${r.region}" is not a non-empty 4 KiB-aligned range`);
+        fail(
+          "EINVAL",
+          `${what}: range ${hex(offset)}+${hex(size)} of "${r.region}" is not a non-empty 4 KiB-aligned range`,
+        );
       if (offset + size > region.size)
-        fail("ERANGE", `${what}: range ${hex(offset)}+${hex(size)} runs past the end of region "${r.region}" (${hex(region.size)})`);
+        fail(
+          "ERANGE",
+          `${what}: range ${hex(offset)}+${hex(size)} runs past the end of region "${r.region}" (${hex(region.size)})`,
+        );
       return { region: r.region, base: (region.base + offset) as PhysAddr, size };
     });
     const a = spec.allocator;
     if (a.kind === "chunk-pool") {
-      if (this.ranges.length !== 1) fail("EINVAL", `${what}: a chunk-pool target draws on exactly one range`);
+      if (this.ranges.length !== 1)
+        fail("EINVAL", `${what}: a chunk-pool target draws on exactly one range`);
       const r = this.ranges[0]!;
       this.backends = [
         { kind: "chunk-pool", alloc: new ChunkPoolAllocator(r.base, r.size, a, spec.name) },
       ];
     } else if (a.kind === "buddy") {
-      this.backends = this.ranges.map((r) => ({ kind: "buddy", alloc: new BuddyAllocator(r.base, r.size, spec.name) }));
+      this.backends = this.ranges.map((r) => ({
+        kind: "buddy",
+        alloc: new BuddyAllocator(r.base, r.size, spec.name),
+      }));
     } else if (a.kind === "contiguous") {
-      this.backends = this.ranges.map((r) => ({ kind: "contiguous", alloc: new ContiguousPool(r.base, r.size, spec.name) }));
+      this.backends = this.ranges.map((r) => ({
+        kind: "contiguous",
+        alloc: new ContiguousPool(r.base, r.size, spec.name),
+      }));
     } else {
       fail("EINVAL", `${what}: unknown allocator kind "${String((a as { kind: unknown }).kind)}"`);
     }
@@ -154,7 +166,12 @@ export class MemoryTarget {
     } catch (e) {
       this.failedCalls++;
       if (e instanceof MemweaveError && this.bus.listening)
-        this.bus.emit("phys.alloc-failed", { target: this.name, size, code: e.code, message: e.message });
+        this.bus.emit("phys.alloc-failed", {
+          target: this.name,
+          size,
+          code: e.code,
+          message: e.message,
+        });
       throw e;
     }
     const allocation: PhysAllocation = { id: this.nextId(), target: this.name, size, chunks };
@@ -202,7 +219,10 @@ export class MemoryTarget {
   free(which: PhysAllocation | number): void {
     const allocation = this.lookup(which);
     const first = allocation.chunks[0]!.pa;
-    const b = this.backends.length === 1 ? this.backends[0]! : this.backends.find((x) => x.alloc.contains(first))!;
+    const b =
+      this.backends.length === 1
+        ? this.backends[0]!
+        : this.backends.find((x) => x.alloc.contains(first))!;
     b.alloc.free(first);
     this.live.delete(allocation.id);
     this.byFirstPa.delete(first);
