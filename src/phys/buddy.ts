@@ -47,7 +47,6 @@ export class BuddyAllocator {
   private readonly prev: Int32Array;
   /** Per order: the first free block's page index, or -1. */
   private readonly freeList: Int32Array;
-  private readonly freeCount: Int32Array;
   private freePages: number;
   private live = 0;
 
@@ -68,7 +67,6 @@ export class BuddyAllocator {
     this.next = new Int32Array(this.pages);
     this.prev = new Int32Array(this.pages);
     this.freeList = new Int32Array(BUDDY_MAX_ORDER + 1).fill(-1);
-    this.freeCount = new Int32Array(BUDDY_MAX_ORDER + 1);
     this.freePages = 0;
     // Carve the range into the largest naturally aligned blocks, lowest address first; push in
     // reverse so each free list is in ascending address order at the start.
@@ -85,6 +83,7 @@ export class BuddyAllocator {
       idx += 1 << order;
     }
     for (let i = blocks.length - 1; i >= 0; i--) this.pushFree(blocks[i]![0], blocks[i]![1]);
+    this.freePages = this.pages;
   }
 
   private pushFree(idx: number, order: number): void {
@@ -94,8 +93,6 @@ export class BuddyAllocator {
     this.prev[idx] = -1;
     if (first >= 0) this.prev[first] = idx;
     this.freeList[order] = idx;
-    this.freeCount[order]!++;
-    this.freePages += 1 << order;
   }
 
   private unlinkFree(idx: number, order: number): void {
@@ -105,8 +102,6 @@ export class BuddyAllocator {
     else this.freeList[order] = n;
     if (n >= 0) this.prev[n] = p;
     this.head[idx] = NOT_HEAD;
-    this.freeCount[order]!--;
-    this.freePages -= 1 << order;
   }
 
   /** The order of the block that serves `size` bytes aligned to `align`. */
@@ -145,6 +140,7 @@ export class BuddyAllocator {
       this.pushFree(idx + (1 << o), o);
     }
     this.head[idx] = order | ALLOCATED;
+    this.freePages -= 1 << order;
     this.live++;
     return ((this.basePfn + idx) * MIN_CHUNK) as PhysAddr;
   }
@@ -174,11 +170,15 @@ export class BuddyAllocator {
     let order = this.head[idx]! & ~ALLOCATED;
     this.head[idx] = NOT_HEAD;
     this.live--;
+    this.freePages += 1 << order;
+    const head = this.head;
+    const pages = this.pages;
+    const basePfn = this.basePfn;
     while (order < BUDDY_MAX_ORDER) {
-      const pfn = this.basePfn + idx;
       const span = 1 << order;
-      const buddyIdx = Math.floor(pfn / span) % 2 === 0 ? idx + span : idx - span;
-      if (buddyIdx < 0 || buddyIdx + span > this.pages || this.head[buddyIdx] !== order) break;
+      // pfn / span is an integer below 2^53: ToInt32 keeps its parity.
+      const buddyIdx = (((basePfn + idx) / span) & 1) === 0 ? idx + span : idx - span;
+      if (buddyIdx < 0 || buddyIdx + span > pages || head[buddyIdx] !== order) break;
       this.unlinkFree(buddyIdx, order);
       if (buddyIdx < idx) idx = buddyIdx;
       order++;
@@ -212,9 +212,15 @@ export class BuddyAllocator {
     return 0;
   }
 
-  /** Free blocks per order (index = order). */
+  /** Free blocks per order (index = order); walks the free lists. */
   freeBlocksByOrder(): number[] {
-    return Array.from(this.freeCount);
+    const counts: number[] = [];
+    for (let o = 0; o <= BUDDY_MAX_ORDER; o++) {
+      let n = 0;
+      for (let i = this.freeList[o]!; i >= 0; i = this.next[i]!) n++;
+      counts.push(n);
+    }
+    return counts;
   }
 
   /** Every free block, ascending by address (for checks and tests; O(pages)). */

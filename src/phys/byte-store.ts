@@ -88,22 +88,38 @@ export class ByteStore {
     return view;
   }
 
-  /** The bytes of the page at `pa`, materializing it. */
+  /**
+   * The bytes of the page at `pa`, materializing it; like {@link pageWords}, the page then stays
+   * (a zero fill does not drop it), so the view stays valid.
+   */
   pageBytes(pa: PhysAddr | number): Uint8Array {
+    this.pageWords(pa);
     return this.pageForWrite(Math.floor(pa / STORE_PAGE_SIZE));
   }
 
   /** Read `out.length` bytes at `pa` into `out`; returns `out`. */
   read(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
+    const len = out.length;
+    // Floor and multiply rather than `%`: on addresses above 2^31 `%` is a slow fmod.
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const off = pa - pfn * STORE_PAGE_SIZE;
+    if (off + len <= STORE_PAGE_SIZE && len <= 16) {
+      // Fast path: a small access within one page (descriptors, registers, scalars).
+      const page = pfn === this.lastPfn ? this.lastPage : this.pageForRead(pfn);
+      if (page === undefined) for (let i = 0; i < len; i++) out[i] = 0;
+      else for (let i = 0; i < len; i++) out[i] = page[off + i]!;
+      return out;
+    }
     let done = 0;
     let addr = pa;
-    while (done < out.length) {
-      const off = addr % STORE_PAGE_SIZE;
-      const n = Math.min(out.length - done, STORE_PAGE_SIZE - off);
-      const page = this.pageForRead((addr - off) / STORE_PAGE_SIZE);
+    while (done < len) {
+      const p = Math.floor(addr / STORE_PAGE_SIZE);
+      const o = addr - p * STORE_PAGE_SIZE;
+      const n = Math.min(len - done, STORE_PAGE_SIZE - o);
+      const page = this.pageForRead(p);
       if (page === undefined) out.fill(0, done, done + n);
-      else if (n <= 16) for (let i = 0; i < n; i++) out[done + i] = page[off + i]!;
-      else out.set(page.subarray(off, off + n), done);
+      else if (n <= 16) for (let i = 0; i < n; i++) out[done + i] = page[o + i]!;
+      else out.set(page.subarray(o, o + n), done);
       done += n;
       addr += n;
     }
@@ -112,14 +128,23 @@ export class ByteStore {
 
   /** Write `data` at `pa`. */
   write(pa: PhysAddr | number, data: Uint8Array): void {
+    const len = data.length;
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const off = pa - pfn * STORE_PAGE_SIZE;
+    if (off + len <= STORE_PAGE_SIZE && len <= 16) {
+      const page = this.pageForWrite(pfn);
+      for (let i = 0; i < len; i++) page[off + i] = data[i]!;
+      return;
+    }
     let done = 0;
     let addr = pa;
-    while (done < data.length) {
-      const off = addr % STORE_PAGE_SIZE;
-      const n = Math.min(data.length - done, STORE_PAGE_SIZE - off);
-      const page = this.pageForWrite((addr - off) / STORE_PAGE_SIZE);
-      if (n <= 16) for (let i = 0; i < n; i++) page[off + i] = data[done + i]!;
-      else page.set(data.subarray(done, done + n), off);
+    while (done < len) {
+      const p = Math.floor(addr / STORE_PAGE_SIZE);
+      const o = addr - p * STORE_PAGE_SIZE;
+      const n = Math.min(len - done, STORE_PAGE_SIZE - o);
+      const page = this.pageForWrite(p);
+      if (n <= 16) for (let i = 0; i < n; i++) page[o + i] = data[done + i]!;
+      else page.set(data.subarray(done, done + n), o);
       done += n;
       addr += n;
     }
@@ -128,16 +153,17 @@ export class ByteStore {
   /**
    * Set `size` bytes at `pa` to `value`. Filling whole unwritten pages with zero leaves them
    * unmaterialized; filling a whole page with zero drops it, so zeroing memory returns it —
-   * except a page handed out by {@link pageWords}, which stays so that its view stays valid.
+   * except a page handed out by {@link pageWords} or {@link pageBytes}, which stays so that its
+   * view stays valid.
    */
   fill(pa: PhysAddr | number, size: number, value: number): void {
     let done = 0;
     let addr = pa;
     const byte = value & 0xff;
     while (done < size) {
-      const off = addr % STORE_PAGE_SIZE;
+      const pfn = Math.floor(addr / STORE_PAGE_SIZE);
+      const off = addr - pfn * STORE_PAGE_SIZE;
       const n = Math.min(size - done, STORE_PAGE_SIZE - off);
-      const pfn = (addr - off) / STORE_PAGE_SIZE;
       if (byte === 0 && n === STORE_PAGE_SIZE && !this.wordViews.has(pfn)) this.dropPage(pfn);
       else if (byte !== 0 || this.pages.has(pfn)) this.pageForWrite(pfn).fill(byte, off, off + n);
       done += n;
@@ -177,19 +203,22 @@ export class ByteStore {
   }
 
   readU8(pa: number): number {
-    const page = this.pageForRead(Math.floor(pa / STORE_PAGE_SIZE));
-    return page === undefined ? 0 : page[pa % STORE_PAGE_SIZE]!;
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const page = this.pageForRead(pfn);
+    return page === undefined ? 0 : page[pa - pfn * STORE_PAGE_SIZE]!;
   }
 
   writeU8(pa: number, value: number): void {
-    this.pageForWrite(Math.floor(pa / STORE_PAGE_SIZE))[pa % STORE_PAGE_SIZE] = value;
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    this.pageForWrite(pfn)[pa - pfn * STORE_PAGE_SIZE] = value;
   }
 
   /** A little-endian 32-bit read; may cross a page boundary. */
   readU32(pa: number): number {
-    const off = pa % STORE_PAGE_SIZE;
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const off = pa - pfn * STORE_PAGE_SIZE;
     if (off <= STORE_PAGE_SIZE - 4) {
-      const page = this.pageForRead((pa - off) / STORE_PAGE_SIZE);
+      const page = this.pageForRead(pfn);
       if (page === undefined) return 0;
       return (
         (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0
@@ -206,9 +235,10 @@ export class ByteStore {
 
   /** A little-endian 32-bit write; may cross a page boundary. */
   writeU32(pa: number, value: number): void {
-    const off = pa % STORE_PAGE_SIZE;
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const off = pa - pfn * STORE_PAGE_SIZE;
     if (off <= STORE_PAGE_SIZE - 4) {
-      const page = this.pageForWrite((pa - off) / STORE_PAGE_SIZE);
+      const page = this.pageForWrite(pfn);
       page[off] = value;
       page[off + 1] = value >>> 8;
       page[off + 2] = value >>> 16;
