@@ -56,8 +56,9 @@ export function lowestSetBit(n: number): number {
 export function roundUpPowerOfTwo(n: number): number {
   if (n <= 1) return 1;
   if (n <= 0x8000_0000) return 2 ** (32 - Math.clz32(n - 1));
+  // Math.log2 may round either way near a power of two (2^52 + 1 gives exactly 52): correct it.
   const p = 2 ** Math.ceil(Math.log2(n));
-  return p / 2 >= n ? p / 2 : p;
+  return p / 2 >= n ? p / 2 : p >= n ? p : p * 2;
 }
 
 /** The largest power of two <= n (n >= 1). */

@@ -58,14 +58,14 @@ export class EventBus {
     if (!list) this.byType.set(type, (list = []));
     list.push(handler);
     this.count++;
-    return () => this.remove(list, handler);
+    return this.unsubscriber(list, handler);
   }
 
   /** Subscribe to every event; returns the unsubscribe function. */
   onAny(handler: (event: MemEvent) => void): () => void {
     this.any.push(handler);
     this.count++;
-    return () => this.remove(this.any, handler);
+    return this.unsubscriber(this.any, handler);
   }
 
   /**
@@ -76,9 +76,11 @@ export class EventBus {
     const seq = this.seqNext++;
     if (this.count === 0) return;
     const event = { seq, type, ...(payload as object) } as unknown as MemEvent<T>;
-    const list = this.byType.get(type);
-    if (list) for (const h of list.slice()) (h as Handler<T>)(event);
-    for (const h of this.any.slice()) h(event);
+    // Snapshot both lists first: a handler subscribed during this emit must not get this event.
+    const list = this.byType.get(type)?.slice();
+    const any = this.any.slice();
+    if (list) for (const h of list) (h as Handler<T>)(event);
+    for (const h of any) h(event);
   }
 
   /** Collect every event into an array until the returned function is called. */
@@ -86,6 +88,17 @@ export class EventBus {
     const events: MemEvent[] = [];
     const stop = this.onAny((e) => events.push(e));
     return { events, stop };
+  }
+
+  // Calling an unsubscribe function again does nothing: it must not remove another subscription
+  // of the same handler.
+  private unsubscriber<H>(list: H[], handler: H): () => void {
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.remove(list, handler);
+    };
   }
 
   private remove<H>(list: H[], handler: H): void {

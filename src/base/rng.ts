@@ -31,6 +31,11 @@ function hashLabel(label: string): number {
   return h >>> 0;
 }
 
+/** A seed's 32 bits, with the bits above 2^32 folded in (unchanged for seeds below 2^32). */
+function fold(seed: number): number {
+  return ((seed >>> 0) ^ Math.imul(Math.floor(seed / 0x1_0000_0000), 0x27d4eb2d)) >>> 0;
+}
+
 export class Rng {
   readonly seed: number;
   private a: number;
@@ -43,7 +48,7 @@ export class Rng {
       fail("EINVAL", `seed ${seed} is not a non-negative integer`);
     this.seed = seed;
     // Fold the high bits in, so seeds above 2^32 differ from their low 32 bits.
-    const sm = splitmix32((seed >>> 0) ^ Math.imul(Math.floor(seed / 0x1_0000_0000), 0x27d4eb2d));
+    const sm = splitmix32(fold(seed));
     this.a = sm();
     this.b = sm();
     this.c = sm();
@@ -119,7 +124,9 @@ export class Rng {
 
   /** An independent generator derived from this one's seed and a label (not its position). */
   fork(label: string): Rng {
-    return new Rng(((this.seed >>> 0) ^ hashLabel(label)) >>> 0);
+    // Mixed, not a plain XOR: else fork("a").fork("b") would equal fork("b").fork("a"), and
+    // fork("a").fork("a") would replay this generator.
+    return new Rng(splitmix32(fold(this.seed) ^ hashLabel(label))());
   }
 }
 

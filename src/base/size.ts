@@ -40,7 +40,7 @@ export function parseSize(input: string | number, what = "size"): number {
   if (s.startsWith("-")) fail("EINVAL", `${what} "${input}" is negative`);
   if (/^[0-9]*\.[0-9]/.test(s)) fail("EINVAL", `${what} "${input}" is fractional`);
   const m = SIZE_RE.exec(s);
-  if (!m || /__|_$|^0x_|[^0-9a-fx]_/i.test(m[1]!))
+  if (!m || /__|_$|^0[xb]_/i.test(m[1]!))
     fail(
       "EINVAL",
       `${what} "${input}" is not a size (expected e.g. 4096, 0x1000, 4K, 64KiB, 2M, 1G)`,
@@ -60,14 +60,13 @@ const NAMES = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
  * decimals at most (`1.5 MiB`), else bytes.
  */
 export function formatSize(n: number): string {
-  let unit = 0;
-  let v = n;
-  while (unit < NAMES.length - 1 && v >= 1024) {
-    v /= 1024;
-    unit++;
+  // The largest unit that shows n exactly with at most two decimals (a multiple of 1/4 unit):
+  // 3 GiB + 1 byte must not read as "3 GiB".
+  for (let unit = NAMES.length - 1; unit > 0; unit--) {
+    const v = n / 1024 ** unit;
+    if (v >= 1 && Number.isInteger(v * 4)) return `${v} ${NAMES[unit]}`;
   }
-  const text = Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/\.?0+$/, "");
-  return `${text} ${NAMES[unit]}`;
+  return `${n} B`;
 }
 
 /** The short form used in configuration (`4K`, `2M`, `1G`) when exact, else decimal bytes. */

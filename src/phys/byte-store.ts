@@ -129,6 +129,7 @@ export class ByteStore {
   /** Write `data` at `pa`. */
   write(pa: PhysAddr | number, data: Uint8Array): void {
     const len = data.length;
+    if (len === 0) return; // else the fast path below would materialize a page
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
     const off = pa - pfn * STORE_PAGE_SIZE;
     if (off + len <= STORE_PAGE_SIZE && len <= 16) {

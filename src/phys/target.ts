@@ -131,6 +131,16 @@ export class MemoryTarget {
         );
       return { region: r.region, base: (region.base + offset) as PhysAddr, size };
     });
+    for (let i = 0; i < this.ranges.length; i++)
+      for (let j = 0; j < i; j++) {
+        const x = this.ranges[i]!;
+        const y = this.ranges[j]!;
+        if (x.base < y.base + y.size && y.base < x.base + x.size)
+          fail(
+            "EEXIST",
+            `${what}: range ${hexRange(x.base, x.size)} overlaps its own range ${hexRange(y.base, y.size)}`,
+          );
+      }
     const a = spec.allocator;
     if (a.kind === "chunk-pool") {
       if (this.ranges.length !== 1)
