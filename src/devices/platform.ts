@@ -65,8 +65,13 @@ export class Platform {
 
   constructor(description: PlatformDescription) {
     this.rng = new Rng(description.seed ?? 0);
-    for (const r of description.regions) this.map.add(r);
+    for (const r of description.regions) this.addRegion(r);
     for (const t of description.targets ?? []) this.addTarget(t);
+  }
+
+  /** Add a region to the memory map; see {@link MemoryMap.add} for what is refused. */
+  addRegion(spec: RegionSpec): Region {
+    return this.map.add(spec);
   }
 
   /** Add a memory target; its ranges may not overlap another target's (EEXIST). */

@@ -135,9 +135,22 @@ export class BuddyAllocator {
     const idx = this.freeList[o]!;
     this.unlinkFree(idx, o);
     // Split: keep the low half, return the high halves to the free lists (Linux `expand`).
-    while (o > order) {
-      o--;
-      this.pushFree(idx + (1 << o), o);
+    if (o > order) {
+      // Inlined pushFree with the arrays in locals: this loop is the allocator's hot path.
+      const head = this.head;
+      const next = this.next;
+      const prev = this.prev;
+      const freeList = this.freeList;
+      while (o > order) {
+        o--;
+        const half = idx + (1 << o);
+        const first = freeList[o]!;
+        head[half] = o;
+        next[half] = first;
+        prev[half] = -1;
+        if (first >= 0) prev[first] = half;
+        freeList[o] = half;
+      }
     }
     this.head[idx] = order | ALLOCATED;
     this.freePages -= 1 << order;
@@ -172,6 +185,9 @@ export class BuddyAllocator {
     this.live--;
     this.freePages += 1 << order;
     const head = this.head;
+    const next = this.next;
+    const prev = this.prev;
+    const freeList = this.freeList;
     const pages = this.pages;
     const basePfn = this.basePfn;
     while (order < BUDDY_MAX_ORDER) {
@@ -179,7 +195,13 @@ export class BuddyAllocator {
       // pfn / span is an integer below 2^53: ToInt32 keeps its parity.
       const buddyIdx = (((basePfn + idx) / span) & 1) === 0 ? idx + span : idx - span;
       if (buddyIdx < 0 || buddyIdx + span > pages || head[buddyIdx] !== order) break;
-      this.unlinkFree(buddyIdx, order);
+      // Inlined unlinkFree.
+      const n = next[buddyIdx]!;
+      const p = prev[buddyIdx]!;
+      if (p >= 0) next[p] = n;
+      else freeList[order] = n;
+      if (n >= 0) prev[n] = p;
+      head[buddyIdx] = NOT_HEAD;
       if (buddyIdx < idx) idx = buddyIdx;
       order++;
     }

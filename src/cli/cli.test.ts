@@ -1,0 +1,277 @@
+/**
+ * End-to-end tests of the built `memweave` executable (dist/cli/main.js), run as a user would:
+ * a child process, its stdout, stderr and exit code. dist/ is rebuilt first when any source is
+ * newer than it (`npm test` builds anyway).
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import type { RunResult } from "../sim/index.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const bin = join(root, "dist/cli/main.js");
+const tmp = mkdtempSync(join(tmpdir(), "memweave-cli-"));
+
+/** The newest modification time of the sources that go into dist/. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts"))
+      newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+beforeAll(() => {
+  let built = 0;
+  try {
+    built = statSync(bin).mtimeMs;
+  } catch {
+    // Not built yet.
+  }
+  if (built < newestSource(join(root, "src")))
+    execFileSync(
+      process.execPath,
+      [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+      {
+        cwd: root,
+        stdio: "pipe",
+      },
+    );
+}, 180_000);
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI in the repository root. */
+function memweave(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: root, env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function scenarioFile(name: string, text: string): string {
+  const file = join(tmp, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const SMALL = `version: 1
+name: small
+machine:
+  regions: [{ name: dram, base: 0x8000_0000, size: 16M, kind: ram }]
+  targets: [{ name: system, allocator: buddy, ranges: [{ region: dram }] }]
+steps:
+`;
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[/;
+const ERROR_LINE = /^[^:]+:\d+:\d+: [^:]+: .+$/;
+
+describe("memweave run", () => {
+  it("prints the summary of the quickstart and exits 0", async () => {
+    const r = await memweave(["run", "examples/quickstart.yaml"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Scenario quickstart \(examples\/quickstart\.yaml\), seed 42\n/);
+    for (const text of [
+      "Machine",
+      "│ dram   │ 0x80000000-0xbfffffff │ 1 GiB │ ram  │",
+      "Steps",
+      "frame #3: 0xa0000000+1 MiB, 0xa2000000+64 KiB,",
+      "ENOMEM as expected",
+      "✓ [14] alloc 1 GiB from system fails with ENOMEM",
+      "Final statistics",
+      "│ multimedia │ chunk-pool │ 64 MiB",
+      "PASS: all",
+    ])
+      expect(r.stdout).toContain(text);
+    expect(r.stdout).not.toMatch(ANSI);
+  });
+
+  it("prints the same summary every time", async () => {
+    const [a, b] = await Promise.all([
+      memweave(["run", "examples/quickstart.yaml"]),
+      memweave(["run", "examples/quickstart.yaml"]),
+    ]);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it("--json prints exactly one JSON document: the run result", async () => {
+    const r = await memweave(["run", "examples/quickstart.yaml", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const result = JSON.parse(r.stdout) as RunResult;
+    expect(result).toMatchObject({ name: "quickstart", seed: 42, ok: true });
+    expect(result.expectations.failed).toBe(0);
+    expect(result.steps[9]!.output!.chunks).toEqual([
+      { pa: 0xa000_0000, size: 1 << 20 },
+      { pa: 0xa200_0000, size: 64 << 10 },
+      { pa: 0xa300_0000, size: 4096 },
+      { pa: 0xa300_1000, size: 4096 },
+    ]);
+    const seeded = await memweave(["run", "examples/quickstart.yaml", "--json", "--seed", "7"]);
+    expect((JSON.parse(seeded.stdout) as RunResult).seed).toBe(7);
+  });
+
+  it("exits 1 when an expectation fails, and says which", async () => {
+    const file = scenarioFile(
+      "failing.yaml",
+      SMALL +
+        "  - { op: alloc, target: system, size: 4K, as: a }\n" +
+        "  - { op: expect, target: system, liveAllocations: 2 }\n" +
+        "  - { op: free, alloc: a }\n",
+    );
+    const r = await memweave(["run", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`✗ [1] system.liveAllocations: expected 2, got 1 (${file}:8)`);
+    expect(r.stdout).toContain("FAIL: 1 of 1 expectation(s) failed");
+    const json = await memweave(["run", file, "--json"]);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.stdout) as RunResult).ok).toBe(false);
+  });
+
+  it("exits 1 when a step fails unexpectedly, and skips the rest", async () => {
+    const file = scenarioFile(
+      "stops.yaml",
+      SMALL + "  - { op: alloc, target: system, size: 32M }\n  - { op: stats }\n",
+    );
+    const r = await memweave(["run", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /│ 0 +│ alloc +│ alloc 32 MiB from system +│ FAILED: step failed: ENOMEM/,
+    );
+    expect(r.stdout).toContain(`✗ [0] alloc 32 MiB from system: step failed: ENOMEM: system:`);
+    expect(r.stdout).toContain("The run stopped at step 0");
+    expect(r.stdout).toMatch(/│ 1 +│ stats +│ statistics of every target +│ skipped/);
+  });
+
+  it("exits 2 for an invalid scenario, with errors on stderr only", async () => {
+    for (const args of [
+      ["run", "examples/invalid/bad-size.yaml"],
+      ["run", "examples/invalid/bad-size.yaml", "--json"],
+    ]) {
+      const r = await memweave(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        'examples/invalid/bad-size.yaml:13:11: steps[0].size: expected a size like 4K, 0x1000 or 65536, got "4.5K"\n',
+      );
+    }
+  });
+
+  it("exits 2 for a file it can't read", async () => {
+    const r = await memweave(["run", "examples/nope.yaml"]);
+    expect(r).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "examples/nope.yaml: cannot read file: no such file\n",
+    });
+  });
+
+  it("exits 2 for a bad --seed", async () => {
+    const r = await memweave(["run", "examples/quickstart.yaml", "--seed", "-1"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/--seed <n>.*expected a non-negative integer/);
+  });
+
+  it("colours only when asked: never with NO_COLOR, never into a pipe", async () => {
+    const r = await memweave(["run", "examples/quickstart.yaml"], {
+      NO_COLOR: "1",
+      FORCE_COLOR: "1",
+    });
+    expect(r.stdout).not.toMatch(ANSI);
+  });
+
+  const examples = readdirSync(join(root, "examples"))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  it.each(examples)("examples/%s runs and exits 0", async (name) => {
+    const r = await memweave(["run", `examples/${name}`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+});
+
+describe("memweave check", () => {
+  it("prints ok and the number of steps for a valid file", async () => {
+    const r = await memweave(["check", "examples/chunk-pool.yaml"]);
+    expect(r).toEqual({ code: 0, stdout: "ok: examples/chunk-pool.yaml (21 steps)\n", stderr: "" });
+  });
+
+  it.each(readdirSync(join(root, "examples/invalid")).sort())(
+    "reports examples/invalid/%s as file:line:col: path: message and exits 2",
+    async (name) => {
+      const r = await memweave(["check", `examples/invalid/${name}`]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) {
+        expect(line.startsWith(`examples/invalid/${name}:`)).toBe(true);
+        // YAML syntax errors have a position but no path.
+        if (!line.includes("YAML syntax error")) expect(line).toMatch(ERROR_LINE);
+      }
+    },
+  );
+});
+
+describe("memweave schema, --help, --version", () => {
+  it("schema prints the committed JSON Schema", async () => {
+    const r = await memweave(["schema"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(root, "docs/scenario.schema.json"), "utf8"));
+    expect(JSON.parse(r.stdout)).toMatchObject({ title: "memweave scenario", type: "object" });
+  });
+
+  it("--version prints the package's version", async () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const r = await memweave([flag]);
+      expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+    }
+  });
+
+  it.each([
+    [["--help"], "Usage: memweave [options] [command]"],
+    [["run", "--help"], "Usage: memweave run [options] <scenario>"],
+    [["check", "--help"], "Usage: memweave check [options] <scenario>"],
+    [["schema", "--help"], "Usage: memweave schema [options]"],
+    [["help", "run"], "Usage: memweave run [options] <scenario>"],
+  ])("%j prints help and exits 0", async (args, usage) => {
+    const r = await memweave(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(usage);
+    expect(r.stderr).toBe("");
+  });
+
+  it("a wrong command line exits 2 with usage on stderr", async () => {
+    for (const args of [[], ["frobnicate"], ["run"], ["run", "a.yaml", "--colour"]]) {
+      const r = await memweave(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).not.toBe("");
+    }
+  });
+});

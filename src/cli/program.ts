@@ -1,0 +1,143 @@
+/**
+ * The `memweave` command line: `run`, `check` and `schema`, built with commander.
+ *
+ * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
+ * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong.
+ * Errors go to stderr, one per line, as `file:line:col: path: message`. `run --json` prints
+ * exactly one JSON document on stdout and nothing else.
+ *
+ * {@link runCli} takes the arguments and the output streams and returns the exit code, so it
+ * can be driven in-process; `main.ts` binds it to the process.
+ */
+import { readFileSync } from "node:fs";
+
+import { Command, CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
+
+import type { ScenarioError } from "../sim/index.js";
+import { formatScenarioError, runScenario, scenarioJsonSchemaText } from "../sim/index.js";
+import { loadScenarioFile } from "../sim/node/index.js";
+import { formatRunSummary, painter, wantsColor } from "./human.js";
+
+/** Exit codes of the CLI. */
+export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+
+/** Where the CLI writes, and what it knows of its environment. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(text: string): unknown; isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The package's version, read from package.json next to dist/ (or src/) at run time. */
+export function packageVersion(): string {
+  const url = new URL("../../package.json", import.meta.url);
+  const pkg = JSON.parse(readFileSync(url, "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+}
+
+/** Parse `--seed`: a non-negative integer, decimal or 0x hex. */
+function parseSeed(value: string): number {
+  const n = /^(?:0x[0-9a-f]+|[0-9]+)$/i.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError("expected a non-negative integer, e.g. 42 or 0x2a");
+  return n;
+}
+
+function printErrors(io: CliIo, errors: readonly ScenarioError[]): void {
+  for (const e of errors) io.stderr.write(formatScenarioError(e) + "\n");
+}
+
+/** Build the commander program; `setExit` receives each action's exit code. */
+function buildProgram(io: CliIo, setExit: (code: number) => void) {
+  const program = new Command()
+    .name("memweave")
+    .description("An executable model of unified memory management: run and check scenario files.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+    })
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("run a scenario and report its steps, expectations and statistics")
+    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .option("--json", "print the result as one JSON document instead of the summary")
+    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 every expectation holds, 1 an expectation failed, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave run examples/quickstart.yaml\n  memweave run examples/quickstart.yaml --json --seed 7",
+    )
+    .action(async (file, options) => {
+      const loaded = await loadScenarioFile(file);
+      if (!loaded.ok) {
+        printErrors(io, loaded.errors);
+        return setExit(EXIT.invalid);
+      }
+      const runOptions = options.seed !== undefined ? { seed: options.seed } : {};
+      const result = runScenario(loaded.scenario, runOptions);
+      if (options.json === true) {
+        io.stdout.write(JSON.stringify(result, null, 2) + "\n");
+      } else {
+        const paint = painter(wantsColor(io.stdout, io.env));
+        io.stdout.write(formatRunSummary(result, { file, source: loaded.source, paint }));
+      }
+      setExit(result.ok ? EXIT.ok : EXIT.failed);
+    });
+
+  program
+    .command("check")
+    .description("validate a scenario without running it")
+    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .addHelpText(
+      "after",
+      '\nPrints "ok: <file> (<n> steps)" and exits 0, or prints each error as\nfile:line:col: path: message on stderr and exits 2.',
+    )
+    .action(async (file) => {
+      const loaded = await loadScenarioFile(file);
+      if (!loaded.ok) {
+        printErrors(io, loaded.errors);
+        return setExit(EXIT.invalid);
+      }
+      const n = loaded.scenario.steps.length;
+      io.stdout.write(`ok: ${file} (${n} step${n === 1 ? "" : "s"})\n`);
+      setExit(EXIT.ok);
+    });
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of scenario files")
+    .action(() => {
+      io.stdout.write(scenarioJsonSchemaText());
+      setExit(EXIT.ok);
+    });
+
+  return program;
+}
+
+/**
+ * Run the CLI with `args` (without the node and script paths) and return the exit code.
+ * Never calls process.exit.
+ */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  if (args.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT.invalid;
+  }
+  try {
+    await program.parseAsync([...args], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError)
+      // --help and --version "exit" with 0; usage errors are invalid invocations.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    throw e;
+  }
+  return code;
+}

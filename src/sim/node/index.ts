@@ -1,0 +1,2 @@
+/** The node-only part of sim/: file access. */
+export * from "./load-file.js";

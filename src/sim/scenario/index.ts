@@ -1,0 +1,15 @@
+/**
+ * Scenarios: the file format (YAML or JSON), its validation with file:line:column errors, its
+ * JSON Schema, the step modules of each system, and the runner.
+ */
+export * from "./format.js";
+export * from "./machine.js";
+export * from "./parse.js";
+export * from "./registry.js";
+export * from "./run.js";
+export * from "./schema.js";
+export * from "./statistics.js";
+export * from "./step-module.js";
+export * from "./steps/index.js";
+export * from "./values.js";
+export type { Position } from "./locate.js";

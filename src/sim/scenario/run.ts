@@ -1,0 +1,283 @@
+/**
+ * The scenario runner: builds the machine, runs the steps in order through their step modules,
+ * keeps the expectations, and reports everything as one plain, JSON-serializable
+ * {@link RunResult}.
+ *
+ * Semantics of a step:
+ * - it succeeds: status `ok` (or `failed` if one of its own expectations failed, e.g. a read
+ *   whose bytes differ; the run goes on);
+ * - it has `expectError: CODE` and fails with CODE: status `expected-error`, one expectation
+ *   passed; it succeeds or fails with another code: status `failed`, one expectation failed
+ *   (the run goes on — a failed operation changed nothing);
+ * - it has no `expectError` and fails: status `failed`, counted as a failed expectation, and the
+ *   run stops there; the remaining steps are `skipped`.
+ *
+ * The runner is pure and deterministic: the same scenario and seed give the same result, byte
+ * for byte once serialized. It knows no step's operation: modules run them.
+ *
+ * @example
+ * const result = runScenario(scenario, { seed: 7 });
+ * result.expectations.failed === 0;
+ * JSON.stringify(result);
+ */
+import type { PhysAddr } from "../../base/address.js";
+import type { ErrorCode, MemweaveError } from "../../base/errors.js";
+import { fail, isMemweaveError } from "../../base/errors.js";
+import type { Json } from "../../base/events.js";
+import type { Platform } from "../../devices/platform.js";
+import { createPlatform } from "./machine.js";
+import type { ScenarioStep, StepRegistry } from "./registry.js";
+import type { Scenario } from "./schema.js";
+import type { StoreStatistics, TargetStatistics } from "./statistics.js";
+import { platformStatistics } from "./statistics.js";
+import type { NameBinding, ReportTable, StepContext, StepDefinition } from "./step-module.js";
+import { defaultStepRegistry } from "./steps/index.js";
+import type { AddressExpr } from "./values.js";
+import { showAddress } from "./values.js";
+
+export type StepStatus = "ok" | "failed" | "skipped" | "expected-error";
+
+/** What happened to one step. */
+export type StepResult = {
+  /** The step's index in `steps` (0-based, as in error paths: `steps[3]`). */
+  index: number;
+  op: string;
+  /** One line, e.g. `alloc 64 KiB from system as buf`. */
+  description: string;
+  status: StepStatus;
+  /** The error code the step had to fail with, if any. */
+  expectError?: ErrorCode;
+  /** One line of result for people, e.g. the chunks of an allocation or the bytes read. */
+  summary?: string;
+  /** Machine-readable results of the step's module. */
+  output?: { [key: string]: Json };
+  /** Tables for people (e.g. the statistics of a `stats` step). */
+  tables?: ReportTable[];
+  /** The error the step failed with, if it failed (expectedly or not). */
+  error?: { code: string; message: string };
+};
+
+/** One checked expectation. */
+export type Expectation = {
+  /** The index of the step that checked it. */
+  step: number;
+  passed: boolean;
+  /** What was checked; for a failure, what was expected and what was found. */
+  message: string;
+};
+
+/** The machine as built: regions and targets with physical addresses. */
+export type MachineSummary = {
+  regions: Array<{ name: string; base: number; size: number; kind: string; device?: string }>;
+  targets: Array<{
+    name: string;
+    allocator: string;
+    ranges: Array<{ region: string; base: number; size: number }>;
+  }>;
+};
+
+/** Everything a run reports; plain JSON data. */
+export type RunResult = {
+  name: string;
+  description?: string;
+  seed: number;
+  /** True when every expectation held (no step failed). */
+  ok: boolean;
+  machine: MachineSummary;
+  steps: StepResult[];
+  expectations: { passed: number; failed: number; list: Expectation[] };
+  /** The index of the step whose unexpected failure stopped the run, if one did. */
+  stoppedAt?: number;
+  /** Statistics after the last step that ran. */
+  statistics: { targets: TargetStatistics[]; store: StoreStatistics };
+  /** Events published on the platform bus during the steps, in total and per type. */
+  events: { total: number; byType: { [type: string]: number } };
+};
+
+export interface RunOptions {
+  /** Overrides the scenario's seed. */
+  readonly seed?: number;
+  /** The step modules (default: every built-in module). */
+  readonly registry?: StepRegistry;
+}
+
+/** The names a scenario binds (`as: buf`), and what they stand for. */
+class Names {
+  private readonly bindings = new Map<string, NameBinding>();
+
+  check(name: string): void {
+    const b = this.bindings.get(name);
+    if (b !== undefined && b.isLive())
+      fail("EEXIST", `name "${name}" is already bound to a live ${b.kind}; free it first`);
+  }
+
+  bind(name: string, binding: NameBinding): void {
+    this.check(name);
+    this.bindings.set(name, binding);
+  }
+
+  get(name: string, kind: string): NameBinding {
+    const b = this.bindings.get(name);
+    if (b === undefined) {
+      const known = [...this.bindings.keys()];
+      fail(
+        "ENOENT",
+        `no ${kind} named "${name}" (names so far: ${known.length > 0 ? known.join(", ") : "none"})`,
+      );
+    }
+    return b;
+  }
+
+  lookup(name: string, kind: string): unknown {
+    const b = this.get(name, kind);
+    if (b.kind !== kind) fail("EINVAL", `"${name}" is a ${b.kind}, not a ${kind}`);
+    return b.value;
+  }
+
+  resolve(address: AddressExpr): PhysAddr {
+    if (address.kind === "absolute") return address.pa as PhysAddr;
+    const b = this.get(address.name, "allocation");
+    if (b.physAddress === undefined)
+      fail("EINVAL", `"${address.name}" is a ${b.kind}, which has no physical address`);
+    const pa = b.physAddress + address.offset;
+    if (pa < 0 || !Number.isSafeInteger(pa))
+      fail("EINVAL", `address ${showAddress(address)} = ${pa} is not a physical address`);
+    return pa as PhysAddr;
+  }
+}
+
+function describeMachine(platform: Platform): MachineSummary {
+  return {
+    regions: platform.map.regions().map((r) => {
+      const region: MachineSummary["regions"][number] = {
+        name: r.name,
+        base: r.base,
+        size: r.size,
+        kind: r.kind,
+      };
+      if (r.device !== undefined) region.device = r.device;
+      return region;
+    }),
+    targets: platform.targets().map((t) => ({
+      name: t.name,
+      allocator: t.kind,
+      ranges: t.ranges.map((r) => ({ region: r.region, base: r.base, size: r.size })),
+    })),
+  };
+}
+
+function describeStep(definition: StepDefinition | undefined, step: ScenarioStep): string {
+  if (definition === undefined) return step.op;
+  return definition.describe(step);
+}
+
+/**
+ * Run a validated scenario. Throws (a MemweaveError naming the item) only if the machine cannot
+ * be built — {@link parseScenario} reports that as a validation error first; every failure of a
+ * step is reported in the result.
+ */
+export function runScenario(scenario: Scenario, options: RunOptions = {}): RunResult {
+  const registry = options.registry ?? defaultStepRegistry;
+  const seed = options.seed ?? scenario.seed;
+  const platform = createPlatform(scenario.machine, seed);
+  const machine = describeMachine(platform);
+
+  const byType = new Map<string, number>();
+  let total = 0;
+  const stopListening = platform.bus.onAny((event) => {
+    total++;
+    byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+  });
+
+  const names = new Names();
+  const expectations: Expectation[] = [];
+  let current = -1;
+  const ctx: StepContext = {
+    platform,
+    checkName: (name) => names.check(name),
+    bind: (name, binding) => names.bind(name, binding),
+    lookup: (name, kind) => names.lookup(name, kind),
+    resolve: (address) => names.resolve(address),
+    expect: (passed, message) => {
+      expectations.push({ step: current, passed, message });
+    },
+  };
+
+  const steps: StepResult[] = [];
+  let stoppedAt: number | undefined;
+  scenario.steps.forEach((step, index) => {
+    const definition = registry.get(step.op);
+    const result: StepResult = {
+      index,
+      op: step.op,
+      description: describeStep(definition, step),
+      status: "skipped",
+    };
+    if (step.expectError !== undefined) result.expectError = step.expectError;
+    steps.push(result);
+    if (stoppedAt !== undefined) return;
+
+    current = index;
+    const before = expectations.length;
+    let thrown: unknown;
+    let failed = false;
+    try {
+      if (definition === undefined) fail("ENOENT", `no step module defines op "${step.op}"`);
+      const report = definition.run(ctx, step) ?? {};
+      if (report.summary !== undefined) result.summary = report.summary;
+      if (report.output !== undefined) result.output = { ...report.output };
+      if (report.tables !== undefined) result.tables = [...report.tables];
+    } catch (e) {
+      thrown = e;
+      failed = true;
+    }
+    const what = result.description;
+
+    if (failed && !isMemweaveError(thrown)) {
+      // Not a failure of the model but a bug: report it and stop.
+      const message = thrown instanceof Error ? thrown.message : String(thrown);
+      result.error = { code: "INTERNAL", message };
+      result.status = "failed";
+      ctx.expect(false, `${what}: internal error: ${message}`);
+      stoppedAt = index;
+      return;
+    }
+    const error = failed ? (thrown as MemweaveError) : undefined;
+    if (error !== undefined) result.error = { code: error.code, message: error.message };
+
+    const want = step.expectError;
+    if (want !== undefined) {
+      if (error === undefined)
+        ctx.expect(false, `${what}: expected ${want}, but the step succeeded`);
+      else if (error.code === want) ctx.expect(true, `${what} fails with ${want}`);
+      else ctx.expect(false, `${what}: expected ${want}, got ${error.message}`);
+    } else if (error !== undefined) {
+      ctx.expect(false, `${what}: step failed: ${error.message}`);
+      stoppedAt = index;
+    }
+    const own = expectations.slice(before);
+    result.status = own.some((x) => !x.passed)
+      ? "failed"
+      : want !== undefined
+        ? "expected-error"
+        : "ok";
+  });
+  stopListening();
+
+  const passed = expectations.filter((x) => x.passed).length;
+  const failedCount = expectations.length - passed;
+  const sortedTypes = [...byType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Keys in a fixed, readable order: name first, statistics last.
+  return {
+    name: scenario.name,
+    ...(scenario.description !== undefined ? { description: scenario.description } : {}),
+    seed,
+    ok: failedCount === 0,
+    machine,
+    steps,
+    expectations: { passed, failed: failedCount, list: expectations },
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+    statistics: platformStatistics(platform),
+    events: { total, byType: Object.fromEntries(sortedTypes) },
+  };
+}

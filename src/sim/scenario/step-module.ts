@@ -1,0 +1,104 @@
+/**
+ * How a system contributes steps to scenarios.
+ *
+ * A {@link StepModule} is a named set of operations; each operation ({@link StepDefinition})
+ * brings its zod schema (a strict object whose `op` is a literal), a function that runs it
+ * against the platform, and a function that describes it in one line. The registry
+ * (`registry.ts`) composes the modules' schemas into the `steps` union and dispatches on `op`;
+ * the runner knows nothing of any module's operations.
+ *
+ * Every step additionally accepts `expectError` (added by the registry): modules never see it.
+ *
+ * @example
+ * const hello = defineStep({
+ *   schema: z.strictObject({ op: z.literal("hello"), who: z.string() }),
+ *   describe: (step) => `greet ${step.who}`,
+ *   run: (ctx, step) => ({ summary: `hello, ${step.who}` }),
+ * });
+ * export const helloSteps: StepModule = { name: "hello", ops: { hello } };
+ */
+import type { z } from "zod";
+
+import type { PhysAddr } from "../../base/address.js";
+import type { Json } from "../../base/events.js";
+import type { Platform } from "../../devices/platform.js";
+import type { AddressExpr } from "./values.js";
+
+/** A small table a step reports, for people (the CLI prints it). Cells are already text. */
+export interface ReportTable {
+  readonly title: string;
+  readonly head: readonly string[];
+  readonly rows: ReadonlyArray<readonly string[]>;
+}
+
+/** What a step reports when it succeeds. Everything is plain JSON data. */
+export interface StepReport {
+  /** One line for the step table, e.g. `buf (#2): 0xa0000000+1 MiB, …`. */
+  readonly summary?: string;
+  /** Machine-readable results (chunks, read data, statistics). */
+  readonly output?: { readonly [key: string]: Json };
+  /** Tables for people (e.g. statistics). */
+  readonly tables?: readonly ReportTable[];
+}
+
+/**
+ * What a name in a scenario is bound to: an allocation now; later modules bind their own
+ * objects (address spaces, reservations, VMs) under their own `kind`.
+ */
+export interface NameBinding {
+  /** The kind of object, e.g. `"allocation"`. */
+  readonly kind: string;
+  readonly value: unknown;
+  /** False once the object is gone (freed); a name may then be bound again. */
+  readonly isLive: () => boolean;
+  /** The physical address the name stands for in addresses (`buf+0x10`), if any. */
+  readonly physAddress?: number;
+}
+
+/** What a step's `run` may use: the platform, the scenario's names, and expectations. */
+export interface StepContext {
+  readonly platform: Platform;
+  /**
+   * Check that `name` may be bound: EEXIST if it is bound to an object still live (a name whose
+   * object is gone may be bound again). Call it before changing any state, so that a refused
+   * name leaves the platform unchanged.
+   */
+  checkName(name: string): void;
+  /** Bind `name` to an object (EEXIST as {@link StepContext.checkName}). */
+  bind(name: string, binding: NameBinding): void;
+  /** The object bound to `name` with the given kind; ENOENT if unbound, EINVAL if another kind. */
+  lookup(name: string, kind: string): unknown;
+  /** The physical address an address expression stands for; ENOENT for an unknown name. */
+  resolve(address: AddressExpr): PhysAddr;
+  /** Record an expectation of the current step: `passed`, and a message saying what was checked. */
+  expect(passed: boolean, message: string): void;
+}
+
+/** A zod schema of one step: a strict object whose `op` is a literal. */
+export type StepSchema = z.ZodObject<{ op: z.ZodLiteral<string> } & z.core.$ZodLooseShape>;
+
+/** One operation of a step module. */
+export interface StepDefinition<S extends StepSchema = StepSchema> {
+  /** The step's schema; its `op` literal is the operation's name. */
+  readonly schema: S;
+  /** A one-line description of the step, in the domain's words (`alloc 64 KiB from system`). */
+  describe(step: z.output<S>): string;
+  /**
+   * Run the step. Throw a MemweaveError to fail it (the platform's operations do); the runner
+   * checks `expectError` against the code. Record value checks with `ctx.expect`.
+   */
+  run(ctx: StepContext, step: z.output<S>): StepReport | void;
+}
+
+/** Define a step with its types inferred from the schema. */
+export function defineStep<S extends StepSchema>(definition: StepDefinition<S>): StepDefinition<S> {
+  return definition;
+}
+
+/** A system's steps: its name and its operations, keyed by `op`. */
+export interface StepModule {
+  /** The system the steps belong to, e.g. `"phys"`. */
+  readonly name: string;
+  /** The operations; each key equals its schema's `op` literal. */
+  readonly ops: { readonly [op: string]: StepDefinition };
+}

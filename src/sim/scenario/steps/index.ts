@@ -1,0 +1,16 @@
+/**
+ * The step modules of every system, in the order their ops are listed in the schema. A system
+ * that adds steps (mmu/devices, vcm, gmem, gunyah) adds its module here.
+ */
+import { createStepRegistry } from "../registry.js";
+import type { StepRegistry } from "../registry.js";
+import type { StepModule } from "../step-module.js";
+import { physSteps } from "./phys.js";
+
+export { ALLOCATION_KIND, physSteps } from "./phys.js";
+
+/** Every built-in step module. */
+export const BUILTIN_STEP_MODULES: readonly StepModule[] = [physSteps];
+
+/** The registry of the built-in step modules, used when no other registry is given. */
+export const defaultStepRegistry: StepRegistry = createStepRegistry(BUILTIN_STEP_MODULES);

@@ -1,0 +1,449 @@
+/**
+ * The steps of physical memory: allocate from and free to memory targets, write, read, fill and
+ * copy physical memory, and check or report the statistics of targets and the byte store.
+ *
+ * | op      | fields                                                              |
+ * | ------- | ------------------------------------------------------------------- |
+ * | alloc   | target, size, align?, contiguous?, chunkSizes?, as?                 |
+ * | free    | alloc (a name bound by `as`)                                        |
+ * | write   | addr, data                                                          |
+ * | read    | addr, size and/or expect                                            |
+ * | fill    | addr, size, value                                                   |
+ * | copy    | from, to, size                                                      |
+ * | expect  | target + totalBytes/freeBytes/largestFreeBlock/…, materializedPages |
+ * | stats   | target?                                                             |
+ *
+ * Every operation goes through the {@link Platform}, so it is atomic (a failed step changes
+ * nothing) and publishes its events on the platform bus.
+ */
+import { z } from "zod";
+
+import { hex } from "../../../base/address.js";
+import { fail } from "../../../base/errors.js";
+import { parseSize } from "../../../base/size.js";
+import { describeChunks } from "../../../phys/allocator.js";
+import type { AllocOptions, PhysAllocation } from "../../../phys/target.js";
+import { hexBytes, showSize, showValue } from "../format.js";
+import { platformStatistics, statisticsTables, targetStatistics } from "../statistics.js";
+import type { StepModule } from "../step-module.js";
+import { defineStep } from "../step-module.js";
+import {
+  addressSchema,
+  allocationNameSchema,
+  byteValueSchema,
+  countSchema,
+  dataSchema,
+  objectNameSchema,
+  showAddress,
+  sizeSchema,
+} from "../values.js";
+
+/** The kind under which `alloc ... as: name` binds its allocation. */
+export const ALLOCATION_KIND = "allocation";
+
+/** Read data shown in a step's output: at most this many bytes. */
+const OUTPUT_BYTES = 256;
+/** Read data shown in a step's one-line summary: at most this many bytes. */
+const SUMMARY_BYTES = 16;
+
+const targetName = objectNameSchema.meta({ description: "The name of a memory target." });
+
+function bytesWord(n: number): string {
+  return n === 1 ? "1 byte" : `${n} bytes`;
+}
+
+function chunkSummary(chunks: PhysAllocation["chunks"]): string {
+  if (chunks.length <= 4) return describeChunks(chunks);
+  const bySize = new Map<number, number>();
+  for (const c of chunks) bySize.set(c.size, (bySize.get(c.size) ?? 0) + 1);
+  const sizes = [...bySize].map(([size, n]) => `${n}×${showSize(size)}`).join(" + ");
+  return `${chunks.length} chunks (${sizes}), first ${hex(chunks[0]!.pa)}`;
+}
+
+const alloc = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("alloc"),
+      target: targetName,
+      size: sizeSchema.meta({ description: "Bytes to allocate." }),
+      align: sizeSchema.optional().meta({
+        description:
+          "Alignment of the allocation (a power of two >= 4K; buddy, contiguous, and contiguous chunk-pool requests).",
+      }),
+      contiguous: z.boolean().optional().meta({
+        description: "chunk-pool only: serve the request as one chunk from the contiguous pool.",
+      }),
+      chunkSizes: z
+        .array(sizeSchema)
+        .min(1, { error: "expected at least one chunk size" })
+        .optional()
+        .meta({ description: "chunk-pool only: the chunk sizes the request may use." }),
+      as: allocationNameSchema
+        .optional()
+        .meta({ description: "A name for the allocation, for later steps (free, addresses)." }),
+    })
+    .meta({ title: "alloc", description: "Allocate physical memory from a memory target." }),
+  describe(step) {
+    const opts: string[] = [];
+    if (step.align !== undefined) opts.push(`aligned to ${showSize(step.align)}`);
+    if (step.contiguous === true) opts.push("contiguous");
+    if (step.chunkSizes !== undefined)
+      opts.push(`chunks of ${step.chunkSizes.map(showSize).join("/")}`);
+    return (
+      `alloc ${showSize(step.size)} from ${step.target}` +
+      (opts.length > 0 ? ` (${opts.join(", ")})` : "") +
+      (step.as !== undefined ? ` as ${step.as}` : "")
+    );
+  },
+  run(ctx, step) {
+    if (step.as !== undefined) ctx.checkName(step.as);
+    const options: AllocOptions = {};
+    if (step.align !== undefined) options.align = step.align;
+    if (step.contiguous !== undefined) options.contiguous = step.contiguous;
+    if (step.chunkSizes !== undefined) options.chunkSizes = step.chunkSizes;
+    const target = ctx.platform.target(step.target);
+    const a = target.alloc(step.size, options);
+    if (step.as !== undefined)
+      ctx.bind(step.as, {
+        kind: ALLOCATION_KIND,
+        value: a,
+        isLive: () => target.has(a.id),
+        physAddress: a.chunks[0]!.pa,
+      });
+    return {
+      summary: `${step.as ?? "allocation"} #${a.id}: ${chunkSummary(a.chunks)}`,
+      output: {
+        id: a.id,
+        target: a.target,
+        size: a.size,
+        chunks: a.chunks.map((c) => ({ pa: c.pa, size: c.size })),
+      },
+    };
+  },
+});
+
+const free = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("free"),
+      alloc: allocationNameSchema.meta({ description: "The name of the allocation to free." }),
+    })
+    .meta({
+      title: "free",
+      description:
+        "Free a named allocation. Freeing it again fails with EINVAL (unknown or already freed).",
+    }),
+  describe: (step) => `free ${step.alloc}`,
+  run(ctx, step) {
+    const a = ctx.lookup(step.alloc, ALLOCATION_KIND) as PhysAllocation;
+    ctx.platform.free(a);
+    return {
+      summary: `freed #${a.id} (${showSize(a.size)}) to ${a.target}`,
+      output: { id: a.id, target: a.target, size: a.size },
+    };
+  },
+});
+
+const write = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("write"),
+      addr: addressSchema,
+      data: dataSchema,
+    })
+    .meta({ title: "write", description: "Write bytes to physical memory." }),
+  describe: (step) => `write ${bytesWord(step.data.length)} at ${showAddress(step.addr)}`,
+  run(ctx, step) {
+    const pa = ctx.resolve(step.addr);
+    ctx.platform.write(pa, step.data);
+    return {
+      summary: `${hexBytes(step.data, SUMMARY_BYTES)} at ${hex(pa)}`,
+      output: { pa, size: step.data.length },
+    };
+  },
+});
+
+const read = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("read"),
+      addr: addressSchema,
+      size: sizeSchema
+        .optional()
+        .meta({ description: "Bytes to read (default: the length of expect)." }),
+      expect: dataSchema.optional().meta({
+        description: "The bytes the read must return (an expectation).",
+      }),
+    })
+    .superRefine((step, ctx) => {
+      if (step.size === undefined && step.expect === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["size"],
+          message: 'missing required key "size" (or "expect", whose length is the size)',
+        });
+      else if (
+        step.size !== undefined &&
+        step.expect !== undefined &&
+        step.size !== step.expect.length
+      )
+        ctx.addIssue({
+          code: "custom",
+          path: ["size"],
+          message: `size ${step.size} differs from the ${bytesWord(step.expect.length)} of expect`,
+        });
+    })
+    .meta({
+      title: "read",
+      description: "Read bytes of physical memory, optionally expecting their value.",
+    }),
+  describe: (step) =>
+    `read ${bytesWord(step.size ?? step.expect?.length ?? 0)} at ${showAddress(step.addr)}`,
+  run(ctx, step) {
+    const pa = ctx.resolve(step.addr);
+    const size = step.size ?? step.expect!.length;
+    const data = ctx.platform.read(pa, size);
+    if (step.expect !== undefined) {
+      const want = step.expect;
+      const same = data.every((b, i) => b === want[i]);
+      const what = `read ${bytesWord(size)} at ${showAddress(step.addr)}`;
+      ctx.expect(
+        same,
+        same
+          ? `${what} = ${hexBytes(want, SUMMARY_BYTES)}`
+          : `${what}: expected ${hexBytes(want, SUMMARY_BYTES)}, got ${hexBytes(data, SUMMARY_BYTES)}`,
+      );
+    }
+    const output: { [key: string]: string | number | boolean } = {
+      pa,
+      size,
+      data: hexBytes(data.subarray(0, OUTPUT_BYTES)),
+    };
+    if (size > OUTPUT_BYTES) output.truncated = true;
+    return { summary: hexBytes(data, SUMMARY_BYTES), output };
+  },
+});
+
+const fill = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("fill"),
+      addr: addressSchema,
+      size: sizeSchema.meta({ description: "Bytes to fill." }),
+      value: byteValueSchema,
+    })
+    .meta({ title: "fill", description: "Set a range of physical memory to a byte value." }),
+  describe: (step) =>
+    `fill ${showSize(step.size)} at ${showAddress(step.addr)} with ${hex(step.value)}`,
+  run(ctx, step) {
+    const pa = ctx.resolve(step.addr);
+    ctx.platform.fill(pa, step.size, step.value);
+    return { summary: `${showSize(step.size)} at ${hex(pa)}`, output: { pa, size: step.size } };
+  },
+});
+
+const copy = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("copy"),
+      from: addressSchema,
+      to: addressSchema,
+      size: sizeSchema.meta({ description: "Bytes to copy." }),
+    })
+    .meta({
+      title: "copy",
+      description: "Copy physical memory to physical memory (overlap is allowed, as memmove).",
+    }),
+  describe: (step) =>
+    `copy ${showSize(step.size)} from ${showAddress(step.from)} to ${showAddress(step.to)}`,
+  run(ctx, step) {
+    const from = ctx.resolve(step.from);
+    const to = ctx.resolve(step.to);
+    ctx.platform.copy(to, from, step.size);
+    return {
+      summary: `${hex(from)} -> ${hex(to)}`,
+      output: { from, to, size: step.size },
+    };
+  },
+});
+
+/** The target statistics an `expect` step can check, and how each is shown. */
+const TARGET_CHECKS = {
+  totalBytes: "size",
+  freeBytes: "size",
+  largestFreeBlock: "size",
+  liveAllocations: "count",
+  allocCalls: "count",
+  freeCalls: "count",
+  failedCalls: "count",
+} as const;
+type TargetCheck = keyof typeof TARGET_CHECKS;
+const TARGET_CHECK_KEYS = Object.keys(TARGET_CHECKS) as TargetCheck[];
+
+const freeChunksSchema = z
+  .record(z.string(), countSchema)
+  .transform((record, ctx) => {
+    const out: Array<{ chunkSize: number; count: number }> = [];
+    for (const [key, count] of Object.entries(record)) {
+      try {
+        out.push({ chunkSize: parseSize(key), count });
+      } catch {
+        ctx.issues.push({
+          code: "custom",
+          path: [key],
+          message: `expected a chunk size like 1M or 64K as the key, got ${showValue(key)}`,
+          input: key,
+        });
+      }
+    }
+    return out;
+  })
+  .meta({
+    description:
+      'chunk-pool targets: free chunks per pool, keyed by chunk size, e.g. { "1M": 31, "4K": 2048 }.',
+  });
+
+const expect = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("expect"),
+      target: targetName.optional().meta({ description: "The target whose statistics to check." }),
+      totalBytes: sizeSchema.optional().meta({ description: "Bytes the target manages." }),
+      freeBytes: sizeSchema.optional().meta({ description: "Bytes of the target not allocated." }),
+      largestFreeBlock: sizeSchema.optional().meta({
+        description: "The largest single piece the target could allocate now.",
+      }),
+      liveAllocations: countSchema.optional().meta({ description: "Allocations not yet freed." }),
+      allocCalls: countSchema.optional().meta({ description: "alloc calls, failed or not." }),
+      freeCalls: countSchema.optional().meta({ description: "Successful free calls." }),
+      failedCalls: countSchema.optional().meta({ description: "Failed alloc calls." }),
+      freeChunks: freeChunksSchema.optional(),
+      materializedPages: countSchema.optional().meta({
+        description: "Store-wide: 4 KiB pages of physical memory that hold written data.",
+      }),
+    })
+    .superRefine((step, ctx) => {
+      const targetChecks: string[] = TARGET_CHECK_KEYS.filter((k) => step[k] !== undefined);
+      if (step.freeChunks !== undefined) targetChecks.push("freeChunks");
+      if (targetChecks.length > 0 && step.target === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["target"],
+          message: `missing required key "target" (${targetChecks.join(", ")} ${targetChecks.length === 1 ? "is a statistic" : "are statistics"} of a target)`,
+        });
+      if (targetChecks.length === 0 && step.materializedPages === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [],
+          message: `expected something to check: ${[...TARGET_CHECK_KEYS, "freeChunks", "materializedPages"].join(", ")}`,
+        });
+    })
+    .meta({
+      title: "expect",
+      description:
+        "Check statistics of a target (with target) and of the byte store (materializedPages); each key checked is one expectation.",
+    }),
+  describe(step) {
+    const parts: string[] = [];
+    for (const k of TARGET_CHECK_KEYS) {
+      const v = step[k];
+      if (v !== undefined) parts.push(`${k} ${TARGET_CHECKS[k] === "size" ? showSize(v) : v}`);
+    }
+    for (const c of step.freeChunks ?? [])
+      parts.push(`${c.count} free ${showSize(c.chunkSize)} chunks`);
+    const target = parts.length > 0 ? `${step.target}: ${parts.join(", ")}` : "";
+    const store =
+      step.materializedPages !== undefined ? `${step.materializedPages} pages materialized` : "";
+    return `expect ${[target, store].filter((s) => s !== "").join("; ")}`;
+  },
+  run(ctx, step) {
+    // Look everything up first, so an unknown target or pool records no expectation.
+    const results: Array<{ passed: boolean; message: string }> = [];
+    if (step.target !== undefined) {
+      const stats = targetStatistics(ctx.platform.target(step.target));
+      for (const k of TARGET_CHECK_KEYS) {
+        const want = step[k];
+        if (want === undefined) continue;
+        const got = stats[k];
+        const show = TARGET_CHECKS[k] === "size" ? showSize : String;
+        const what = `${step.target}.${k}`;
+        results.push({
+          passed: got === want,
+          message:
+            got === want
+              ? `${what} = ${show(want)}`
+              : `${what}: expected ${show(want)}, got ${show(got)}`,
+        });
+      }
+      for (const c of step.freeChunks ?? []) {
+        if (stats.pools === undefined)
+          fail("EINVAL", `target "${step.target}" is ${stats.allocator}, not a chunk-pool`);
+        const pool =
+          stats.pools.find((p) => p.chunkSize === c.chunkSize) ??
+          fail("ENOENT", `target "${step.target}" has no pool of ${showSize(c.chunkSize)} chunks`);
+        const what = `${step.target} free ${showSize(c.chunkSize)} chunks`;
+        results.push({
+          passed: pool.freeChunks === c.count,
+          message:
+            pool.freeChunks === c.count
+              ? `${what} = ${c.count}`
+              : `${what}: expected ${c.count}, got ${pool.freeChunks}`,
+        });
+      }
+    }
+    if (step.materializedPages !== undefined) {
+      const got = ctx.platform.store.materializedPages;
+      const want = step.materializedPages;
+      results.push({
+        passed: got === want,
+        message:
+          got === want
+            ? `materialized pages = ${want}`
+            : `materialized pages: expected ${want}, got ${got}`,
+      });
+    }
+    for (const r of results) ctx.expect(r.passed, r.message);
+    const failed = results.filter((r) => !r.passed).length;
+    return {
+      summary: failed === 0 ? `${results.length} checked` : `${failed} of ${results.length} differ`,
+    };
+  },
+});
+
+const stats = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("stats"),
+      target: targetName
+        .optional()
+        .meta({ description: "Only this target (default: every target)." }),
+    })
+    .meta({
+      title: "stats",
+      description: "Record the statistics of the memory targets and of the byte store.",
+    }),
+  describe: (step) => `statistics of ${step.target ?? "every target"}`,
+  run(ctx, step) {
+    const all = platformStatistics(ctx.platform);
+    const targets =
+      step.target === undefined
+        ? all.targets
+        : [targetStatistics(ctx.platform.target(step.target))];
+    return {
+      summary: targets
+        .map((t) => `${t.name}: ${showSize(t.freeBytes)} of ${showSize(t.totalBytes)} free`)
+        .concat(
+          `${all.store.materializedPages} page${all.store.materializedPages === 1 ? "" : "s"} materialized`,
+        )
+        .join("; "),
+      output: { targets, store: all.store },
+      tables: statisticsTables(targets),
+    };
+  },
+});
+
+/** The physical-memory steps. */
+export const physSteps: StepModule = {
+  name: "phys",
+  ops: { alloc, free, write, read, fill, copy, expect, stats },
+};
