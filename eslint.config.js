@@ -60,6 +60,38 @@ export default defineConfig(
     },
   },
 
+  // The model below sim/node/ runs in browsers and workers and must be deterministic: no Node
+  // globals, no timers (simulated time comes from the cost model).
+  {
+    files: [
+      "src/{base,phys,mmu,devices,vcm,gmem,gunyah}/**/*.ts",
+      "src/sim/**/*.ts",
+      "src/index.ts",
+    ],
+    ignores: ["src/sim/node/**", "**/*.test.ts", "**/*.bench.ts", "**/*.testutil.ts"],
+    rules: {
+      "no-restricted-globals": [
+        "error",
+        ...[
+          "process",
+          "Buffer",
+          "require",
+          "__dirname",
+          "__filename",
+          "global",
+          "setImmediate",
+        ].map((name) => ({
+          name,
+          message: `${name} is Node-only; the model must run in a browser too`,
+        })),
+        ...["setTimeout", "setInterval", "Date", "performance"].map((name) => ({
+          name,
+          message: `${name} depends on wall time; the model is deterministic (use the cost model)`,
+        })),
+      ],
+    },
+  },
+
   {
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     extends: [tseslint.configs.disableTypeChecked],
