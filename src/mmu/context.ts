@@ -1,0 +1,372 @@
+/**
+ * A translation context: what one bus master's transactions are translated by — an MMU's
+ * TTBR0/TTBR1 and ASID, an SMMU context bank, an accelerator's MMU — optionally nested under a
+ * stage 2 (a VM's IPA space, tagged by VMID).
+ *
+ * `translate(va, access)` is the hardware path: TLB lookup; on a miss a walk of stage 1 in which
+ * every table address is itself an IPA translated by stage 2 (so a 4+4-level nested walk reads
+ * up to 24 descriptors), then stage 2 of the output; then the permission and access-flag check;
+ * then a TLB fill. Faults come back as data ({@link Fault}), never as exceptions.
+ *
+ * Split (ARMv7 TTBCR.N, AArch64 TTBR0/TTBR1, and the VCM association's SPLIT attribute):
+ * input addresses below `split` go to `ttbr0`, the others to `ttbr1`; both walk with the full
+ * address. Decision: the model has no 64-bit sign-extended upper half (addresses stay below
+ * 2^53), so TTBR1's range is the top of the context's input range.
+ *
+ * TLB coherence: the context registers itself as a flush target of its page tables. A stage-1
+ * change invalidates the range for the context's ASID and VMID; a stage-2 change invalidates
+ * the whole VMID, because TLB entries are tagged by input address, not by IPA (as `TLBI IPAS2`
+ * must be followed by `TLBI VMALLE1`).
+ */
+import { hex } from "../base/address.js";
+import { fail } from "../base/errors.js";
+import type { PageTable, TlbFlush } from "./page-table.js";
+import type { Access } from "./prot.js";
+import { PERM, permNeeded } from "./prot.js";
+import type { TableMemory } from "./table-memory.js";
+import type { Tlb } from "./tlb.js";
+import type { FaultKind, Geometry } from "./walk.js";
+import {
+  FAULT_ACCESS_FLAG,
+  FAULT_NAMES,
+  FAULT_NONE,
+  FAULT_PERMISSION,
+  FAULT_TRANSLATION,
+  geometryOf,
+  readDescriptor,
+  entryIndex,
+  WalkOut,
+} from "./walk.js";
+import type { PageTableFormat } from "./format.js";
+import { DESC_INVALID, DESC_LEAF } from "./format.js";
+
+/** Every permission, for a context without translation (bypass). */
+const PERM_ALL = 0xff;
+
+/** A fault, as data: enough to decide what to do (rust-vmm style). */
+export interface Fault {
+  kind: FaultKind;
+  /** 1 or 2. */
+  stage: 1 | 2;
+  /** The architectural level the walk stopped at. */
+  level: number;
+  /** The input address of the faulting access. */
+  va: number;
+  /** For a stage-2 fault: the IPA that faulted (of the data, or of a stage-1 table). */
+  ipa: number | undefined;
+  access: Access;
+  context: string;
+  /** True if stage 2 faulted while fetching a stage-1 table descriptor. */
+  onTableWalk: boolean;
+}
+
+/** A root of translation: a format, the memory its tables are in, the root table's address. */
+export interface TableRoot {
+  format: PageTableFormat;
+  memory: TableMemory;
+  root: number;
+}
+
+/** Roots from a page table object. */
+export function rootOf(table: PageTable): TableRoot {
+  return { format: table.format, memory: table.memory, root: table.root };
+}
+
+export interface ContextConfig {
+  name: string;
+  /** Stage-1 root for addresses below `split` (or all addresses without a split). */
+  ttbr0?: TableRoot;
+  /** Stage-1 root for addresses at or above `split`. */
+  ttbr1?: TableRoot;
+  split?: number;
+  asid?: number;
+  /** Stage 2 (IPA -> PA). */
+  stage2?: TableRoot;
+  vmid?: number;
+  tlb?: Tlb;
+}
+
+export interface ContextStats {
+  translations: number;
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  descriptorReads: number;
+  faults: number;
+}
+
+/** The result of a successful translation. */
+export class TranslateOut {
+  pa = 0;
+  /** The size of the translation cached (min of the stages' leaves). */
+  size = 0;
+  perm = 0;
+  /** True when served by the TLB. */
+  hit = false;
+}
+
+export class TranslationContext implements TlbFlush {
+  readonly name: string;
+  ttbr0: TableRoot | undefined;
+  ttbr1: TableRoot | undefined;
+  split: number | undefined;
+  asid: number;
+  stage2: TableRoot | undefined;
+  vmid: number;
+  tlb: Tlb | undefined;
+  /** False: translation disabled (a deactivated context faults every access). */
+  enabled = true;
+  readonly stats: ContextStats = {
+    translations: 0,
+    tlbHits: 0,
+    tlbMisses: 0,
+    walks: 0,
+    descriptorReads: 0,
+    faults: 0,
+  };
+  /** The last fault, when translate returned one. */
+  lastFault: Fault | undefined = undefined;
+  private readonly w1 = new WalkOut();
+  private readonly w2 = new WalkOut();
+
+  constructor(config: ContextConfig) {
+    this.name = config.name;
+    this.ttbr0 = config.ttbr0;
+    this.ttbr1 = config.ttbr1;
+    this.split = config.split;
+    this.asid = config.asid ?? 0;
+    this.stage2 = config.stage2;
+    this.vmid = config.vmid ?? 0;
+    this.tlb = config.tlb;
+    if (this.ttbr1 && this.split === undefined)
+      fail("EINVAL", `context ${this.name}: ttbr1 needs a split`);
+    for (const [v, what] of [
+      [this.asid, "asid"],
+      [this.vmid, "vmid"],
+    ] as const)
+      if (!Number.isInteger(v) || v < 0 || v > 0xffff)
+        fail("EINVAL", `context ${this.name}: ${what} ${v} is not 0..65535`);
+  }
+
+  // --- TlbFlush: this context is told of its tables' changes --------------------------------
+
+  invalidateRange(va: number, size: number): void {
+    this.tlb?.invalidateRange(va, size, this.asid, this.vmid);
+  }
+
+  invalidateAll(): void {
+    this.tlb?.invalidateAsid(this.asid, this.vmid);
+  }
+
+  /** A flush target for this context's stage-2 table: the whole VMID goes. */
+  readonly stage2Flush: TlbFlush = {
+    invalidateRange: () => this.tlb?.invalidateVmid(this.vmid),
+    invalidateAll: () => this.tlb?.invalidateVmid(this.vmid),
+  };
+
+  /**
+   * Translate `va` for `access`. Returns FAULT_NONE with `out` filled, or a fault code with the
+   * details in {@link lastFault}.
+   */
+  translate(va: number, access: Access, out: TranslateOut): number {
+    this.stats.translations++;
+    const need = permNeeded(access);
+    const tlb = this.tlb;
+    if (tlb !== undefined && this.enabled) {
+      const i = tlb.lookup(va, this.asid, this.vmid);
+      if (i >= 0) {
+        const perm = tlb.entryPerm(i);
+        if ((perm & need) !== 0 && (perm & PERM.AF) !== 0) {
+          const size = tlb.entryPageSize(i);
+          out.pa = tlb.entryPa(i) + (va - Math.floor(va / size) * size);
+          out.size = size;
+          out.perm = perm;
+          out.hit = true;
+          this.stats.tlbHits++;
+          return FAULT_NONE;
+        }
+        // A cached translation that does not allow the access: walk again, since the tables
+        // are the authority (and report the fault from them).
+      }
+      this.stats.tlbMisses++;
+    }
+    out.hit = false;
+    const code = this.walk(va, access, out);
+    if (code !== FAULT_NONE) return code;
+    if (tlb !== undefined) {
+      const base = Math.floor(va / out.size) * out.size;
+      tlb.insert(
+        base,
+        out.size,
+        out.pa - (va - base),
+        out.perm,
+        this.asid,
+        this.vmid,
+        this.leafLevel,
+      );
+    }
+    return FAULT_NONE;
+  }
+
+  private faultIpa: number | undefined = undefined;
+  private onTableWalk = false;
+  private leafLevel = 0;
+
+  /**
+   * The walk without the TLB: stage 1 (nested through stage 2), its permission check, stage 2
+   * of the output and its check, in the architecture's order. Fills `out` with the combined
+   * translation: the smaller of the two leaves, and the permissions both stages allow.
+   */
+  walk(va: number, access: Access, out: TranslateOut): number {
+    this.stats.walks++;
+    this.onTableWalk = false;
+    this.faultIpa = undefined;
+    if (!this.enabled) return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
+    const need = permNeeded(access);
+    const s1 = this.split !== undefined && va >= this.split ? this.ttbr1 : this.ttbr0;
+    let ipa = va;
+    let size = 2 ** 52;
+    let perm = PERM_ALL;
+    if (s1 !== undefined) {
+      const code = this.walkStage1(s1, va, access);
+      if (code !== FAULT_NONE) return code;
+      const level = s1.format.levels[this.w1.levelIndex]!.level;
+      const p1 = this.w1.perm;
+      if ((p1 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 1, level, va, access);
+      if ((p1 & need) === 0) return this.fault(FAULT_PERMISSION, 1, level, va, access);
+      ipa = this.w1.pa;
+      size = this.w1.size;
+      perm = p1;
+      this.leafLevel = level;
+    }
+    if (this.stage2 !== undefined) {
+      const code = this.walkStage2(ipa, va, access, false);
+      if (code !== FAULT_NONE) return code;
+      const level = this.stage2.format.levels[this.w2.levelIndex]!.level;
+      const p2 = this.w2.perm;
+      this.faultIpa = ipa;
+      if ((p2 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 2, level, va, access);
+      if ((p2 & need) === 0) return this.fault(FAULT_PERMISSION, 2, level, va, access);
+      // Stage 2 has no ASID: a global stage-1 entry stays global.
+      perm = (perm & p2) | (perm & PERM.GLOBAL);
+      if (this.w2.size < size) size = this.w2.size;
+      if (s1 === undefined) this.leafLevel = level;
+      ipa = this.w2.pa;
+    }
+    if (s1 === undefined && this.stage2 === undefined) size = 4096; // bypass: identity
+    out.pa = ipa;
+    out.size = size;
+    out.perm = perm;
+    return FAULT_NONE;
+  }
+
+  private walkStage1(s1: TableRoot, va: number, access: Access): number {
+    const g = geometryOf(s1.format);
+    const w = this.w1;
+    w.reads = 0;
+    if (va >= g.inputLimit)
+      return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[0]!.level, va, access);
+    let table = s1.root;
+    for (let li = 0; li < g.levels; li++) {
+      let addr =
+        table + (li === 0 ? Math.floor(va / g.spans[0]!) : entryIndex(g, li, va)) * g.descBytes;
+      if (this.stage2 !== undefined) {
+        // Nested: the table address is an IPA.
+        const code = this.walkStage2(addr, va, access, true);
+        if (code !== FAULT_NONE) return code;
+        addr = this.w2.pa;
+      }
+      readDescriptor(this.physMemory(s1), addr, g.descBytes, w);
+      this.stats.descriptorReads++;
+      const kind = s1.format.kind(li, w.lo, w.hi);
+      w.levelIndex = li;
+      if (kind === DESC_INVALID)
+        return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[li]!.level, va, access);
+      const next = s1.format.address(li, w.lo, w.hi);
+      if (next >= g.outputLimit) return this.fault(4, 1, s1.format.levels[li]!.level, va, access);
+      if (kind === DESC_LEAF) {
+        const size = s1.format.leafSize(li, w.lo, w.hi);
+        w.size = size;
+        w.base = next;
+        w.pa = next + (va - Math.floor(va / size) * size);
+        w.perm = s1.format.perm(li, w.lo, w.hi);
+        return FAULT_NONE;
+      }
+      table = next;
+    }
+    return this.fault(FAULT_TRANSLATION, 1, 3, va, access);
+  }
+
+  /**
+   * For nested walks the stage-1 tables' descriptors are read at the physical address stage 2
+   * gave; the stage-2 table memory is the physical memory both live in.
+   */
+  private physMemory(s1: TableRoot): TableMemory {
+    return this.stage2 !== undefined ? this.stage2.memory : s1.memory;
+  }
+
+  private walkStage2(ipa: number, va: number, access: Access, onTableWalk: boolean): number {
+    const s2 = this.stage2!;
+    const g: Geometry = geometryOf(s2.format);
+    const w = this.w2;
+    w.reads = 0;
+    const fault = (code: number, level: number) => {
+      this.onTableWalk = onTableWalk;
+      this.faultIpa = ipa;
+      return this.fault(code, 2, level, va, access);
+    };
+    if (ipa >= g.inputLimit) return fault(FAULT_TRANSLATION, s2.format.levels[0]!.level);
+    let table = s2.root;
+    for (let li = 0; li < g.levels; li++) {
+      const addr =
+        table + (li === 0 ? Math.floor(ipa / g.spans[0]!) : entryIndex(g, li, ipa)) * g.descBytes;
+      readDescriptor(s2.memory, addr, g.descBytes, w);
+      this.stats.descriptorReads++;
+      const kind = s2.format.kind(li, w.lo, w.hi);
+      w.levelIndex = li;
+      if (kind === DESC_INVALID) return fault(FAULT_TRANSLATION, s2.format.levels[li]!.level);
+      const next = s2.format.address(li, w.lo, w.hi);
+      if (next >= g.outputLimit) return fault(4, s2.format.levels[li]!.level);
+      if (kind === DESC_LEAF) {
+        const size = s2.format.leafSize(li, w.lo, w.hi);
+        w.size = size;
+        w.base = next;
+        w.pa = next + (ipa - Math.floor(ipa / size) * size);
+        w.perm = s2.format.perm(li, w.lo, w.hi);
+        if (onTableWalk && ((w.perm & PERM.AF) === 0 || (w.perm & PERM.READ_PRIV) === 0))
+          // A stage-1 table fetch is a read that stage 2 must allow.
+          return fault(
+            (w.perm & PERM.AF) === 0 ? FAULT_ACCESS_FLAG : FAULT_PERMISSION,
+            s2.format.levels[li]!.level,
+          );
+        return FAULT_NONE;
+      }
+      table = next;
+    }
+    return fault(FAULT_TRANSLATION, 3);
+  }
+
+  private fault(code: number, stage: 1 | 2, level: number, va: number, access: Access): number {
+    this.stats.faults++;
+    this.lastFault = {
+      kind: FAULT_NAMES[code] as FaultKind,
+      stage,
+      level,
+      va,
+      ipa: stage === 2 ? this.faultIpa : undefined,
+      access: { ...access },
+      context: this.name,
+      onTableWalk: stage === 2 && this.onTableWalk,
+    };
+    return code;
+  }
+
+  /** A one-line description of a fault, for logs and errors. */
+  static describeFault(f: Fault): string {
+    const where =
+      f.stage === 2 && f.ipa !== undefined
+        ? ` (IPA ${hex(f.ipa)}${f.onTableWalk ? ", on a stage-1 table walk" : ""})`
+        : "";
+    return `${f.kind} fault, stage ${f.stage} level ${f.level}, ${f.access.privileged ? "privileged" : "unprivileged"} ${f.access.kind} of ${hex(f.va)}${where} in ${f.context}`;
+  }
+}
