@@ -23,7 +23,7 @@ const unusedVars = {
 };
 
 export default defineConfig(
-  globalIgnores(["dist/", "dist-check/", "node_modules/", "coverage/", "docs/"]),
+  globalIgnores(["dist/", "dist-check/", "dist-bench/", "node_modules/", "coverage/", "docs/"]),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -9,6 +9,7 @@ import os from "node:os";
 import { runCases } from "./harness.js";
 import "../src/phys/buddy.bench.js";
 import "../src/phys/byte-store.bench.js";
+import "../src/mmu/page-table.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");

@@ -128,31 +128,52 @@ export function walkTable(
   va: number,
   out: WalkOut,
 ): number {
-  out.reads = 0;
   if (va >= g.inputLimit) {
+    out.reads = 0;
     out.levelIndex = 0;
     return FAULT_TRANSLATION;
   }
-  let table = root;
+  // Locals, not `out` fields, on the way down: this loop is every TLB miss.
+  const spans = g.spans;
+  const entries = g.entries;
+  const wide = g.descBytes === 8;
   const last = g.levels - 1;
-  for (let li = 0; li <= last; li++) {
-    const addr =
-      table + (li === 0 ? Math.floor(va / g.spans[0]!) : entryIndex(g, li, va)) * g.descBytes;
-    readDescriptor(mem, addr, g.descBytes, out);
-    const kind = format.kind(li, out.lo, out.hi);
-    out.levelIndex = li;
-    if (kind === DESC_INVALID) return FAULT_TRANSLATION;
-    const next = format.address(li, out.lo, out.hi);
-    if (next >= g.outputLimit) return FAULT_ADDRESS_SIZE;
+  let table = root;
+  let lo = 0;
+  let hi = 0;
+  let addr = 0;
+  let li = 0;
+  let code = FAULT_TRANSLATION;
+  for (; li <= last; li++) {
+    const idx = li === 0 ? Math.floor(va / spans[0]!) : Math.floor(va / spans[li]!) & (entries[li]! - 1);
+    addr = table + idx * g.descBytes;
+    const page = Math.floor(addr / 4096) * 4096;
+    const w = mem.words(page);
+    const k = (addr - page) >>> 2;
+    lo = w[k]!;
+    hi = wide ? w[k + 1]! : 0;
+    const kind = format.kind(li, lo, hi);
+    if (kind === DESC_INVALID) break;
+    const next = format.address(li, lo, hi);
+    if (next >= g.outputLimit) {
+      code = FAULT_ADDRESS_SIZE;
+      break;
+    }
     if (kind === DESC_LEAF) {
-      const size = format.leafSize(li, out.lo, out.hi);
+      const size = format.leafSize(li, lo, hi);
       out.size = size;
       out.base = next;
       out.pa = next + (va - Math.floor(va / size) * size);
-      out.perm = format.perm(li, out.lo, out.hi);
-      return FAULT_NONE;
+      out.perm = format.perm(li, lo, hi);
+      code = FAULT_NONE;
+      break;
     }
     table = next;
   }
-  return FAULT_TRANSLATION;
+  out.reads = li < last ? li + 1 : last + 1;
+  out.levelIndex = li > last ? last : li;
+  out.descAddr = addr;
+  out.lo = lo;
+  out.hi = hi;
+  return code;
 }

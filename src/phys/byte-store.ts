@@ -25,12 +25,30 @@ export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
 // Typed arrays use the host's byte order; the model's memory is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** Entries of the cache of page-word views. */
+const WORD_CACHE = 256;
+
+/** Pages per directory: 1024 pages = 4 MiB of physical address space. */
+const DIR_PAGES = 1024;
+
+/** One 4 MiB slice of the address space: its pages, and the word views handed out. */
+class Directory {
+  readonly pages: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(DIR_PAGES);
+  readonly words: Array<Uint32Array | undefined> = new Array<Uint32Array | undefined>(DIR_PAGES);
+  count = 0;
+}
+
 export class ByteStore {
-  private readonly pages = new Map<number, Uint8Array>();
-  // A one-entry cache of the last page touched: most accesses hit the same page again.
-  private lastPfn = -1;
-  private lastPage: Uint8Array | undefined = undefined;
-  private readonly wordViews = new Map<number, Uint32Array>();
+  // Pages live in directories of 4 MiB, found through a map with a one-entry cache: page-table
+  // pages and the data of one buffer cluster in a few directories, so most lookups are a
+  // comparison and an array load rather than a hash lookup.
+  private readonly dirs = new Map<number, Directory>();
+  private lastDirKey = -1;
+  private lastDir: Directory | undefined = undefined;
+  private pageCount = 0;
+  // Views handed out are never invalidated (their pages stay), so the cache needs no flushing.
+  private readonly wordCacheKeys = new Float64Array(WORD_CACHE).fill(-1);
+  private readonly wordCacheViews = new Array<Uint32Array | undefined>(WORD_CACHE).fill(undefined);
 
   constructor() {
     if (!HOST_LITTLE_ENDIAN) throw new Error("memweave needs a little-endian host");
@@ -38,54 +56,87 @@ export class ByteStore {
 
   /** How many 4 KiB pages hold written data. */
   get materializedPages(): number {
-    return this.pages.size;
+    return this.pageCount;
   }
 
   /** True if the page holding `pa` has been written. */
   isMaterialized(pa: number): boolean {
-    return this.pages.has(Math.floor(pa / STORE_PAGE_SIZE));
+    return this.pageForRead(Math.floor(pa / STORE_PAGE_SIZE)) !== undefined;
   }
 
   /** The page numbers that hold data, ascending. */
   materializedPfns(): number[] {
-    return [...this.pages.keys()].sort((a, b) => a - b);
+    const out: number[] = [];
+    for (const [key, dir] of this.dirs)
+      dir.pages.forEach((p, i) => {
+        if (p !== undefined) out.push(key * DIR_PAGES + i);
+      });
+    return out.sort((a, b) => a - b);
+  }
+
+  private dirOf(pfn: number, create: boolean): Directory | undefined {
+    const key = Math.floor(pfn / DIR_PAGES);
+    if (key === this.lastDirKey) return this.lastDir;
+    let dir = this.dirs.get(key);
+    if (dir === undefined) {
+      if (!create) return undefined;
+      dir = new Directory();
+      this.dirs.set(key, dir);
+    }
+    this.lastDirKey = key;
+    this.lastDir = dir;
+    return dir;
   }
 
   private pageForRead(pfn: number): Uint8Array | undefined {
-    if (pfn === this.lastPfn) return this.lastPage;
-    const page = this.pages.get(pfn);
-    if (page !== undefined) {
-      this.lastPfn = pfn;
-      this.lastPage = page;
-    }
-    return page;
+    const dir = this.dirOf(pfn, false);
+    return dir === undefined ? undefined : dir.pages[pfn - this.lastDirKey * DIR_PAGES];
   }
 
   private pageForWrite(pfn: number): Uint8Array {
-    if (pfn === this.lastPfn && this.lastPage !== undefined) return this.lastPage;
-    let page = this.pages.get(pfn);
+    const dir = this.dirOf(pfn, true)!;
+    const i = pfn - this.lastDirKey * DIR_PAGES;
+    let page = dir.pages[i];
     if (page === undefined) {
       page = new Uint8Array(STORE_PAGE_SIZE);
-      this.pages.set(pfn, page);
+      dir.pages[i] = page;
+      dir.count++;
+      this.pageCount++;
     }
-    this.lastPfn = pfn;
-    this.lastPage = page;
     return page;
   }
 
   /**
    * The 1024 little-endian 32-bit words of the page at `pa` (page-aligned), materializing it.
-   * Page-table code reads and writes 64-bit descriptors through it as two halves.
+   * Page-table code reads and writes 64-bit descriptors through it as two halves. The view stays
+   * valid for the life of the store (a zero fill does not drop the page).
    */
   pageWords(pa: PhysAddr | number): Uint32Array {
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
-    let view = this.wordViews.get(pfn);
+    // A direct-mapped cache of views: a walk touches a few table pages over and over.
+    const slot = pfn & (WORD_CACHE - 1);
+    if (this.wordCacheKeys[slot] === pfn) return this.wordCacheViews[slot]!;
+    const view = this.makeWords(pfn);
+    this.wordCacheKeys[slot] = pfn;
+    this.wordCacheViews[slot] = view;
+    return view;
+  }
+
+  private makeWords(pfn: number): Uint32Array {
+    const page = this.pageForWrite(pfn);
+    const dir = this.lastDir!;
+    const i = pfn - this.lastDirKey * DIR_PAGES;
+    let view = dir.words[i];
     if (view === undefined) {
-      const page = this.pageForWrite(pfn);
       view = new Uint32Array(page.buffer, page.byteOffset, STORE_PAGE_SIZE / 4);
-      this.wordViews.set(pfn, view);
+      dir.words[i] = view;
     }
     return view;
+  }
+
+  private isPinned(pfn: number): boolean {
+    const dir = this.dirOf(pfn, false);
+    return dir !== undefined && dir.words[pfn - this.lastDirKey * DIR_PAGES] !== undefined;
   }
 
   /**
@@ -105,7 +156,7 @@ export class ByteStore {
     const off = pa - pfn * STORE_PAGE_SIZE;
     if (off + len <= STORE_PAGE_SIZE && len <= 16) {
       // Fast path: a small access within one page (descriptors, registers, scalars).
-      const page = pfn === this.lastPfn ? this.lastPage : this.pageForRead(pfn);
+      const page = this.pageForRead(pfn);
       if (page === undefined) for (let i = 0; i < len; i++) out[i] = 0;
       else for (let i = 0; i < len; i++) out[i] = page[off + i]!;
       return out;
@@ -165,8 +216,9 @@ export class ByteStore {
       const pfn = Math.floor(addr / STORE_PAGE_SIZE);
       const off = addr - pfn * STORE_PAGE_SIZE;
       const n = Math.min(size - done, STORE_PAGE_SIZE - off);
-      if (byte === 0 && n === STORE_PAGE_SIZE && !this.wordViews.has(pfn)) this.dropPage(pfn);
-      else if (byte !== 0 || this.pages.has(pfn)) this.pageForWrite(pfn).fill(byte, off, off + n);
+      if (byte === 0 && n === STORE_PAGE_SIZE && !this.isPinned(pfn)) this.dropPage(pfn);
+      else if (byte !== 0 || this.pageForRead(pfn) !== undefined)
+        this.pageForWrite(pfn).fill(byte, off, off + n);
       done += n;
       addr += n;
     }
@@ -269,11 +321,17 @@ export class ByteStore {
   }
 
   private dropPage(pfn: number): void {
-    if (this.pages.delete(pfn)) {
-      if (this.lastPfn === pfn) {
-        this.lastPfn = -1;
-        this.lastPage = undefined;
-      }
+    const dir = this.dirOf(pfn, false);
+    if (dir === undefined) return;
+    const i = pfn - this.lastDirKey * DIR_PAGES;
+    if (dir.pages[i] === undefined) return;
+    dir.pages[i] = undefined;
+    dir.count--;
+    this.pageCount--;
+    if (dir.count === 0) {
+      this.dirs.delete(this.lastDirKey);
+      this.lastDirKey = -1;
+      this.lastDir = undefined;
     }
   }
 
