@@ -10,6 +10,7 @@ import { runCases } from "./harness.js";
 import "../src/phys/buddy.bench.js";
 import "../src/phys/byte-store.bench.js";
 import "../src/mmu/page-table.bench.js";
+import "../src/devices/access-path.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");

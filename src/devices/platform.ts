@@ -13,6 +13,9 @@
  *
  * Building is atomic: an invalid description throws and no platform exists.
  *
+ * The platform also keeps the machine's device registry ({@link DeviceRegistry}): bus masters
+ * and SMMUs register under unique names when they are built.
+ *
  * @example
  * const p = new Platform({
  *   regions: [{ name: "dram", base: 0x8000_0000, size: 1 << 30, kind: "ram" }],
@@ -31,6 +34,8 @@ import type { Region, RegionSpec } from "../phys/memory-map.js";
 import { MemoryMap } from "../phys/memory-map.js";
 import type { AllocOptions, PhysAllocation, TargetSpec } from "../phys/target.js";
 import { MemoryTarget } from "../phys/target.js";
+import type { Device } from "./registry.js";
+import { DeviceRegistry } from "./registry.js";
 
 declare module "../base/events.js" {
   interface EventMap {
@@ -59,6 +64,8 @@ export class Platform {
   readonly store = new ByteStore();
   readonly bus = new EventBus();
   readonly rng: Rng;
+  /** The devices of the machine, by name. */
+  readonly registry = new DeviceRegistry();
   private readonly targetsByName = new Map<string, MemoryTarget>();
   private readonly io = new Map<string, IoHandler>();
   private allocationIds = 1;
@@ -122,6 +129,21 @@ export class Platform {
     this.target(allocation.target).free(allocation);
   }
 
+  /** Register a device under its name (EEXIST if taken); returns it. */
+  addDevice<D extends Device>(device: D): D {
+    return this.registry.add(device);
+  }
+
+  /** The device named `name` (ENOENT); with `type`, it must be one (EINVAL otherwise). */
+  device<D extends Device = Device>(name: string, type?: abstract new (...args: never[]) => D): D {
+    return this.registry.get(name, type);
+  }
+
+  /** Every device, in registration order. */
+  devices(): Device[] {
+    return this.registry.list();
+  }
+
   /** Install the register hook of an IO region (replacing any earlier one). */
   attachIoHandler(region: string, handler: IoHandler): void {
     const r = this.map.get(region);
@@ -142,6 +164,11 @@ export class Platform {
       );
     }
     return r;
+  }
+
+  /** True if the IO region `region` has a register hook (an access to it is no bus error). */
+  hasIoHandler(region: string): boolean {
+    return this.io.has(region);
   }
 
   private ioHandler(r: Region, pa: number): IoHandler {

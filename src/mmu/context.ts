@@ -33,6 +33,7 @@ import {
   FAULT_PERMISSION,
   FAULT_TRANSLATION,
   geometryOf,
+  offsetIn,
   readDescriptor,
   entryIndex,
   WalkOut,
@@ -178,7 +179,7 @@ export class TranslationContext implements TlbFlush {
         const perm = tlb.entryPerm(i);
         if ((perm & need) !== 0 && (perm & PERM.AF) !== 0) {
           const size = tlb.entryPageSize(i);
-          out.pa = tlb.entryPa(i) + (va - Math.floor(va / size) * size);
+          out.pa = tlb.entryPa(i) + offsetIn(va, size);
           out.size = size;
           out.perm = perm;
           out.hit = true;
@@ -194,7 +195,7 @@ export class TranslationContext implements TlbFlush {
     const code = this.walk(va, access, out);
     if (code !== FAULT_NONE) return code;
     if (tlb !== undefined) {
-      const base = Math.floor(va / out.size) * out.size;
+      const base = va - offsetIn(va, out.size);
       tlb.insert(
         base,
         out.size,
@@ -224,6 +225,10 @@ export class TranslationContext implements TlbFlush {
     if (!this.enabled) return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
     const need = permNeeded(access);
     const s1 = this.split !== undefined && va >= this.split ? this.ttbr1 : this.ttbr0;
+    // The half of a split regime without a table faults (TCR.EPDn); only a context with no
+    // stage-1 table at all bypasses stage 1.
+    if (s1 === undefined && (this.ttbr0 !== undefined || this.ttbr1 !== undefined))
+      return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
     let ipa = va;
     let size = 2 ** 52;
     let perm = PERM_ALL;
@@ -288,7 +293,7 @@ export class TranslationContext implements TlbFlush {
         const size = s1.format.leafSize(li, w.lo, w.hi);
         w.size = size;
         w.base = next;
-        w.pa = next + (va - Math.floor(va / size) * size);
+        w.pa = next + offsetIn(va, size);
         w.perm = s1.format.perm(li, w.lo, w.hi);
         return FAULT_NONE;
       }

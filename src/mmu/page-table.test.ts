@@ -365,9 +365,17 @@ describe("PageTable: model-based (fast-check)", () => {
                 const { pgsize } = iommuPgsize(format.pageSizes, v, v, left);
                 const first = v / page;
                 const n = pgsize / page;
-                let any = false;
-                for (let i = 0; i < n; i++) if (ref.has(first + i)) any = true;
-                if (!any) break;
+                // Every entry of the step must be valid: an entry spanning `e` bytes is valid
+                // when some page under it is mapped (tables are freed when empty).
+                const level = format.levels.find((l) => l.leafSizes.includes(pgsize))!;
+                const perEntry = 2 ** level.shift / page;
+                let allValid = true;
+                for (let e = 0; e < n; e += perEntry) {
+                  let any = false;
+                  for (let i = 0; i < perEntry; i++) if (ref.has(first + e + i)) any = true;
+                  if (!any) allValid = false;
+                }
+                if (!allValid) break;
                 for (let i = 0; i < n; i++) ref.delete(first + i);
                 v += pgsize;
                 left -= pgsize;

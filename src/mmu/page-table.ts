@@ -438,7 +438,7 @@ export class PageTable {
    */
   unmap(va: number, size: number): number {
     this.checkRange("unmap", va, size);
-    const unmapped = this.transaction(() => this.rewriteRange(va, size, undefined));
+    const unmapped = this.transaction(() => this.unmapRange(va, size));
     this.statsData.unmaps++;
     if (this.bus?.listening) this.bus.emit("mmu.unmap", { table: this.name, va, size, unmapped });
     return unmapped;
@@ -464,59 +464,110 @@ export class PageTable {
   }
 
   /**
-   * The loop behind unmap (`prot` undefined) and protect: returns the bytes done before the
-   * first hole.
+   * `iommu_unmap` over `arm_lpae_unmap_pages` / `__arm_v7s_unmap`: step through the range in the
+   * page sizes `iommu_pgsize(iova, iova, left)` picks. For each step, walk down to the level of
+   * that size, splitting a larger leaf on the way; there, all entries of the step must be valid
+   * (else stop); a table under a block-sized step is dropped whole, a multi-entry leaf met by a
+   * single-entry step is split first, and the step's entries are cleared. Returns the bytes
+   * unmapped.
    */
-  private rewriteRange(va: number, size: number, prot: Prot | undefined): number {
+  private unmapRange(va: number, size: number): number {
     const touched = new Map<number, TouchedTable>();
+    const out = this.out;
+    const db = this.g.descBytes;
+    let v = va;
+    let left = size;
+    steps: while (left > 0) {
+      const { pgsize } = iommuPgsize(this.format.pageSizes, v, v, left);
+      const target = this.g.levelOfSize.get(pgsize)!;
+      let table = this.root;
+      let parentEntry = -1;
+      let parentTable = -1;
+      for (let li = 0; li < target; li++) {
+        const addr = this.entryAddr(table, li, v);
+        this.read(addr);
+        const kind = this.format.kind(li, out.lo, out.hi);
+        if (kind === DESC_INVALID) break steps;
+        if (kind === DESC_LEAF) {
+          // A leaf larger than the step: split it and read the entry again.
+          this.split(table, li, v, this.format.leafSize(li, out.lo, out.hi));
+          li--;
+          continue;
+        }
+        if (!touched.has(table))
+          touched.set(table, {
+            addr: table,
+            li,
+            parentEntry,
+            parentTable,
+            va: this.tableBase(li, v),
+          });
+        parentEntry = addr;
+        parentTable = table;
+        table = this.format.address(li, out.lo, out.hi);
+      }
+      const span = this.g.spans[target]!;
+      const copies = pgsize / span;
+      const first = this.entryAddr(table, target, v);
+      for (let c = 0; c < copies; c++) {
+        this.read(first + c * db);
+        if (this.format.kind(target, out.lo, out.hi) === DESC_INVALID) break steps;
+      }
+      if (copies === 1) {
+        this.read(first);
+        if (this.format.kind(target, out.lo, out.hi) === DESC_LEAF) {
+          const leafSize = this.format.leafSize(target, out.lo, out.hi);
+          // A multi-entry leaf (v7s large page, supersection) met by a one-entry step.
+          if (leafSize > pgsize) this.split(table, target, v, leafSize);
+        }
+      }
+      for (let c = 0; c < copies; c++) {
+        const addr = first + c * db;
+        this.read(addr);
+        if (this.format.kind(target, out.lo, out.hi) === DESC_TABLE) {
+          // A table under a block-sized step: drop the subtree (`__arm_lpae_free_pgtable`,
+          // `__arm_v7s_free_table`), whatever holes it has, and flush walks through it.
+          const child = this.format.address(target, out.lo, out.hi);
+          this.write(addr, 0, 0);
+          this.flushNow(v + c * span, span, this.minPage);
+          this.collectSubtree(child, target + 1);
+        } else this.write(addr, 0, 0);
+      }
+      this.gather(v, pgsize, pgsize);
+      if (!touched.has(table))
+        touched.set(table, {
+          addr: table,
+          li: target,
+          parentEntry,
+          parentTable,
+          va: this.tableBase(target, v),
+        });
+      v += pgsize;
+      left -= pgsize;
+    }
+    this.freeEmptyTables(touched);
+    return v - va;
+  }
+
+  /**
+   * The loop behind protect: rewrites every leaf in the range, splitting leaves partly inside;
+   * returns the bytes done before the first hole.
+   */
+  private rewriteRange(va: number, size: number, prot: Prot): number {
     const out = this.out;
     let v = va;
     const end = va + size;
     outer: while (v < end) {
       let table = this.root;
-      let parentEntry = -1;
-      let parentTable = -1;
       for (let li = 0; li < this.g.levels; li++) {
-        const span = this.g.spans[li]!;
         const addr = this.entryAddr(table, li, v);
         this.read(addr);
         const kind = this.format.kind(li, out.lo, out.hi);
         if (kind === DESC_INVALID) break outer;
         if (kind === DESC_TABLE) {
-          const aligned = Math.floor(v / span) * span === v && end - v >= span;
-          if (prot === undefined && aligned && this.g.levelOfSize.has(span)) {
-            // A whole block-sized range over a table: as `arm_lpae_unmap_pages` does when the
-            // page size iommu_unmap chose is this level's block size, drop the subtree
-            // (`__arm_lpae_free_pgtable`), whatever holes it has.
-            const child = this.format.address(li, out.lo, out.hi);
-            this.write(addr, 0, 0);
-            this.flushNow(v, span, this.minPage);
-            this.collectSubtree(child, li + 1);
-            if (!touched.has(table))
-              touched.set(table, {
-                addr: table,
-                li,
-                parentEntry,
-                parentTable,
-                va: this.tableBase(li, v),
-              });
-            v += span;
-            continue outer;
-          }
-          if (!touched.has(table))
-            touched.set(table, {
-              addr: table,
-              li,
-              parentEntry,
-              parentTable,
-              va: this.tableBase(li, v),
-            });
-          parentEntry = addr;
-          parentTable = table;
           table = this.format.address(li, out.lo, out.hi);
           continue;
         }
-        // A leaf.
         const leafSize = this.format.leafSize(li, out.lo, out.hi);
         const base = Math.floor(v / leafSize) * leafSize;
         if (base !== v || end - v < leafSize) {
@@ -524,31 +575,23 @@ export class PageTable {
           li--; // read the same entry again: now a table, or a smaller leaf
           continue;
         }
-        const copies = leafSize / span;
+        const copies = leafSize / this.g.spans[li]!;
         const first = this.entryAddr(table, li, base);
-        if (prot === undefined) {
-          for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, 0, 0);
-          if (!touched.has(table))
-            touched.set(table, {
-              addr: table,
-              li,
-              parentEntry,
-              parentTable,
-              va: this.tableBase(li, v),
-            });
-        } else {
-          const leafPa = this.format.address(li, out.lo, out.hi);
-          this.format.encodeLeaf(li, leafSize, leafPa, prot, this.enc);
-          for (let c = 0; c < copies; c++)
-            this.write(first + c * this.g.descBytes, this.enc[0]!, this.enc[1]!);
-        }
+        this.format.encodeLeaf(
+          li,
+          leafSize,
+          this.format.address(li, out.lo, out.hi),
+          prot,
+          this.enc,
+        );
+        for (let c = 0; c < copies; c++)
+          this.write(first + c * this.g.descBytes, this.enc[0]!, this.enc[1]!);
         this.gather(v, leafSize, leafSize);
         v += leafSize;
         continue outer;
       }
       break;
     }
-    if (prot === undefined) this.freeEmptyTables(touched);
     return v - va;
   }
 

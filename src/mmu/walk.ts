@@ -34,6 +34,14 @@ export interface Geometry {
   readonly spans: Float64Array;
   /** Entries per table per level index (index 0: the root's). */
   readonly entries: Int32Array;
+  /** log2 of the span per level index. */
+  readonly shifts: Int32Array;
+  /**
+   * For AArch64 long descriptors with output addresses up to 48 bits: the low-word masks of a
+   * table address and of each level's leaf address (0: no leaf at that level), so the walk can
+   * decode inline. Undefined for other formats, which decode through the format's methods.
+   */
+  readonly lpae: { tableMaskLo: number; leafMaskLo: Int32Array } | undefined;
   readonly descBytes: number;
   /** 2^ias: the first input address out of range. */
   readonly inputLimit: number;
@@ -51,16 +59,27 @@ export function geometryOf(format: PageTableFormat): Geometry {
     const n = format.levels.length;
     const spans = new Float64Array(n);
     const entries = new Int32Array(n);
+    const shifts = new Int32Array(n);
     const levelOfSize = new Map<number, number>();
     format.levels.forEach((l, i) => {
       spans[i] = 2 ** l.shift;
+      shifts[i] = l.shift;
       entries[i] = i === 0 ? format.rootEntries : l.entries;
       for (const s of l.leafSizes) if (!levelOfSize.has(s)) levelOfSize.set(s, i);
     });
+    const lpae =
+      format.family === "lpae" && format.oas <= 48
+        ? {
+            tableMaskLo: ~(format.granule - 1),
+            leafMaskLo: Int32Array.from(format.levels, (l) => (l.leafSizes.length > 0 ? ~(l.leafSizes[0]! - 1) : 0)),
+          }
+        : undefined;
     g = {
+      lpae,
       levels: n,
       spans,
       entries,
+      shifts,
       descBytes: format.descriptorBytes,
       inputLimit: 2 ** format.ias,
       outputLimit: 2 ** format.oas,
@@ -89,6 +108,12 @@ export class WalkOut {
   hi = 0;
   /** Descriptors read by this walk. */
   reads = 0;
+  // Host-side cache of the word views of the table page last read at each level. It never
+  // skips a descriptor read (it is not a walk cache of the modelled hardware): it only saves
+  // finding the same page's view again. Views stay valid for the life of their memory.
+  viewMem: TableMemory | undefined = undefined;
+  readonly viewPage = new Float64Array(8).fill(-1);
+  readonly views: Array<Uint32Array | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
 }
 
 /** Read the descriptor at `addr` into `out.lo` / `out.hi` (and `out.descAddr`). */
@@ -105,6 +130,14 @@ export function readDescriptor(
   out.hi = descBytes === 8 ? w[i + 1]! : 0;
   out.descAddr = addr;
   out.reads++;
+}
+
+/**
+ * `va mod size` for a power-of-two `size`, without a floating-point remainder: below 2^31 it is
+ * a mask of the low 32 bits (ToUint32 is exact modulo 2^32).
+ */
+export function offsetIn(va: number, size: number): number {
+  return size <= 0x8000_0000 ? (va >>> 0) & (size - 1) : va - Math.floor(va / size) * size;
 }
 
 /** The index of `va`'s entry in a table of level index `li`. */
@@ -133,11 +166,23 @@ export function walkTable(
     out.levelIndex = 0;
     return FAULT_TRANSLATION;
   }
-  // Locals, not `out` fields, on the way down: this loop is every TLB miss.
-  const spans = g.spans;
+  // This loop is every TLB miss. The input address is split into two 32-bit halves once, so
+  // each level's index is integer shifts and masks, and addresses within a table page are
+  // integers: a chain of dependent floating-point divisions is what makes walks slow.
+  const vaHi = Math.floor(va / 0x1_0000_0000);
+  const vaLo = va >>> 0;
+  const shifts = g.shifts;
   const entries = g.entries;
-  const wide = g.descBytes === 8;
+  const descBytes = g.descBytes;
+  const wide = descBytes === 8;
   const last = g.levels - 1;
+  const lpae = g.lpae;
+  if (out.viewMem !== mem) {
+    out.viewMem = mem;
+    out.viewPage.fill(-1);
+  }
+  const viewPage = out.viewPage;
+  const views = out.views;
   let table = root;
   let lo = 0;
   let hi = 0;
@@ -145,25 +190,50 @@ export function walkTable(
   let li = 0;
   let code = FAULT_TRANSLATION;
   for (; li <= last; li++) {
-    const idx = li === 0 ? Math.floor(va / spans[0]!) : Math.floor(va / spans[li]!) & (entries[li]! - 1);
-    addr = table + idx * g.descBytes;
-    const page = Math.floor(addr / 4096) * 4096;
-    const w = mem.words(page);
-    const k = (addr - page) >>> 2;
+    const sh = shifts[li]!;
+    const idx = (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) & (entries[li]! - 1);
+    const inPage = (table >>> 0) & 4095;
+    const offset = inPage + idx * descBytes;
+    const page = table - inPage + (offset & ~4095);
+    addr = table + idx * descBytes;
+    let w: Uint32Array;
+    if (viewPage[li] === page) w = views[li]!;
+    else {
+      w = mem.words(page);
+      viewPage[li] = page;
+      views[li] = w;
+    }
+    const k = (offset & 4095) >>> 2;
     lo = w[k]!;
     hi = wide ? w[k + 1]! : 0;
-    const kind = format.kind(li, lo, hi);
-    if (kind === DESC_INVALID) break;
-    const next = format.address(li, lo, hi);
+    let kind: number;
+    let next: number;
+    if (lpae !== undefined) {
+      // Inline `iopte_leaf` / `iopte_table` / `iopte_to_paddr` (see lpae.ts for the bits).
+      if ((lo & 1) === 0) break;
+      if (li === last) {
+        if ((lo & 2) === 0) break;
+        kind = DESC_LEAF;
+      } else if ((lo & 2) !== 0) kind = DESC_TABLE_KIND;
+      else if (lpae.leafMaskLo[li] === 0) break;
+      else kind = DESC_LEAF;
+      next =
+        ((lo & (kind === DESC_LEAF ? lpae.leafMaskLo[li]! : lpae.tableMaskLo) & 0xfffff000) >>> 0) +
+        (hi & 0xffff) * 0x1_0000_0000;
+    } else {
+      kind = format.kind(li, lo, hi);
+      if (kind === DESC_INVALID) break;
+      next = format.address(li, lo, hi);
+    }
     if (next >= g.outputLimit) {
       code = FAULT_ADDRESS_SIZE;
       break;
     }
     if (kind === DESC_LEAF) {
-      const size = format.leafSize(li, lo, hi);
+      const size = lpae !== undefined ? ~lpae.leafMaskLo[li]! + 1 : format.leafSize(li, lo, hi);
       out.size = size;
       out.base = next;
-      out.pa = next + (va - Math.floor(va / size) * size);
+      out.pa = next + (size <= 0x8000_0000 ? vaLo & (size - 1) : va - Math.floor(va / size) * size);
       out.perm = format.perm(li, lo, hi);
       code = FAULT_NONE;
       break;
@@ -177,3 +247,5 @@ export function walkTable(
   out.hi = hi;
   return code;
 }
+
+const DESC_TABLE_KIND = 1;

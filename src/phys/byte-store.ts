@@ -26,7 +26,7 @@ export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Entries of the cache of page-word views. */
-const WORD_CACHE = 256;
+const WORD_CACHE = 4096;
 
 /** Pages per directory: 1024 pages = 4 MiB of physical address space. */
 const DIR_PAGES = 1024;

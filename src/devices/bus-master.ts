@@ -1,0 +1,459 @@
+/**
+ * The one access path of every bus master: CPUs, devices behind an SMMU context, one-to-one
+ * devices and accelerators all read and write memory through {@link BusMaster.read} and
+ * {@link BusMaster.write}, so translation, fault delivery, statistics and events are the same
+ * for all of them. A subclass says only how one address translates
+ * ({@link BusMaster.translateChunk}).
+ *
+ * An access of `length` bytes at `addr`:
+ * 1. is split at the boundaries of the translations it gets: one translation (one TLB lookup or
+ *    walk) per chunk, whose length runs to the end of the page or block that translated it
+ *    (`TranslateOut.size`), never one per byte;
+ * 2. a chunk whose translation faults is delivered to the fault handlers, in order: context
+ *    handlers first (an SMMU context's `iommu_set_fault_handler` hook), then the master's own
+ *    ({@link BusMaster.addFaultHandler}). The first handler that answers `"retry"` makes the
+ *    access translate again (a handler typically maps the page: a device page fault served);
+ *    `"terminate"` means "not mine" and passes the fault to the next handler (Linux's -ENOSYS).
+ *    With no handler, when every handler terminates, or on the fault that follows `maxRetries`
+ *    retries of the same address (handlers are not asked then), the access fails with an
+ *    {@link AccessFaultError} (EFAULT) carrying the {@link Fault}. This is the stall model of
+ *    `arm_smmu_context_fault`: the transaction waits while software runs, then is resumed
+ *    (retry) or terminated (an abort to the master);
+ * 3. the bytes move through the platform (`Platform.readInto` / `Platform.write`); bus errors
+ *    (EFAULT) from the platform propagate.
+ *
+ * Atomicity: every chunk is translated before any byte moves, and every physical range is
+ * checked against the memory map (holes, IO regions without a register hook) first, so a write
+ * that faults on its second page, or whose second page maps to a hole, writes nothing. When a
+ * handler answered "retry" for a later chunk, translation restarts from the first chunk: the
+ * handler may have changed earlier mappings (an eviction to make room, say). An IO register
+ * hook that throws mid-access is not undone (registers have side effects anyway).
+ *
+ * Events (declared below): `device.access` after each completed access, only when the bus has
+ * listeners; `device.fault` for each fault with its resolution, `"retried"` or `"terminated"`.
+ *
+ * @example
+ * const cpu = new Cpu(platform, { name: "cpu0", ttbr0: table });
+ * cpu.addFaultHandler((fault) => {
+ *   table.map(Math.floor(fault.va / 4096) * 4096, pa, 4096, PROT.READ | PROT.WRITE);
+ *   return "retry";
+ * });
+ * cpu.write(0x4000_0000, new Uint8Array([1, 2, 3]));
+ */
+import { hex, hexRange } from "../base/address.js";
+import { fail, MemweaveError } from "../base/errors.js";
+import type { Fault, TranslationContext } from "../mmu/context.js";
+import { TranslateOut, TranslationContext as Context } from "../mmu/context.js";
+import type { Access } from "../mmu/prot.js";
+import { FAULT_NONE, offsetIn } from "../mmu/walk.js";
+import type { Platform } from "./platform.js";
+import type { Device } from "./registry.js";
+
+/** A fault as plain JSON data (for events): `ipa` is null when there is none. */
+export interface FaultJson {
+  kind: Fault["kind"];
+  stage: 1 | 2;
+  level: number;
+  va: number;
+  ipa: number | null;
+  access: { kind: Access["kind"]; privileged: boolean };
+  context: string;
+  onTableWalk: boolean;
+}
+
+declare module "../base/events.js" {
+  interface EventMap {
+    /**
+     * A completed access: `pa` and `tlb` are those of its first chunk (`"none"`: a master
+     * without TLB); `chunks` is the number of translations it took.
+     */
+    "device.access": {
+      master: string;
+      va: number;
+      size: number;
+      kind: "read" | "write" | "exec";
+      privileged: boolean;
+      pa: number;
+      tlb: "hit" | "miss" | "none";
+      chunks: number;
+    };
+    /** A fault met by an access, and what became of it. */
+    "device.fault": { master: string; resolution: "retried" | "terminated"; fault: FaultJson };
+  }
+}
+
+/** How a fault handler answers: resume the access (translate again) or not. */
+export type FaultResolution = "retry" | "terminate";
+
+/** A fault handler of a bus master. */
+export type FaultHandler = (fault: Fault, master: BusMaster) => FaultResolution;
+
+export interface AccessOptions {
+  /** Privileged (EL1 / kernel) or unprivileged (EL0 / user); the default is the master's. */
+  privileged?: boolean;
+  /** A read that is an instruction fetch (needs execute permission). */
+  exec?: boolean;
+}
+
+/** The translation an access would get now (see {@link BusMaster.translate}). */
+export type TranslateResult =
+  { ok: true; pa: number; size: number; perm: number; hit: boolean } | { ok: false; fault: Fault };
+
+export interface BusMasterStats {
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Chunk translations, retries included. */
+  translations: number;
+  tlbHits: number;
+  tlbMisses: number;
+  faults: number;
+  /** Faults a handler resolved with "retry". */
+  retries: number;
+  /** Accesses that failed with an AccessFaultError. */
+  failures: number;
+}
+
+/** A fault plain as JSON. */
+export function faultToJson(f: Fault): FaultJson {
+  return {
+    kind: f.kind,
+    stage: f.stage,
+    level: f.level,
+    va: f.va,
+    ipa: f.ipa ?? null,
+    access: { kind: f.access.kind, privileged: f.access.privileged },
+    context: f.context,
+    onTableWalk: f.onTableWalk,
+  };
+}
+
+/** An access that faulted and was not resolved (EFAULT), with the fault as data. */
+export class AccessFaultError extends MemweaveError {
+  readonly fault: Fault;
+  readonly master: string;
+
+  constructor(master: string, what: string, fault: Fault, note = "") {
+    super(
+      "EFAULT",
+      `${master}: ${what} faulted at ${hex(fault.va)}: ${Context.describeFault(fault)}${note}`,
+    );
+    this.name = "AccessFaultError";
+    this.master = master;
+    this.fault = fault;
+  }
+}
+
+/** What {@link BusMaster.translateChunk} fills in. */
+const NO_OPTIONS: AccessOptions = {};
+const FAST_NONE = 0;
+const FAST_TRANSLATED = 1;
+const FAST_DONE = 2;
+
+export class ChunkOut {
+  /** The output (physical) address of the input address. */
+  pa = 0;
+  /** Bytes from the input address to the end of the translation that covers it. */
+  avail = 0;
+  /** The size of that translation (page, block, or window). */
+  size = 0;
+  /** Its PERM mask. */
+  perm = 0;
+  tlb: "hit" | "miss" | "none" = "none";
+}
+
+export abstract class BusMaster implements Device {
+  readonly name: string;
+  readonly platform: Platform;
+  abstract readonly kind: string;
+  /** Retries of one address before its fault terminates the access. */
+  maxRetries = 3;
+  readonly stats: BusMasterStats = {
+    reads: 0,
+    writes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    translations: 0,
+    tlbHits: 0,
+    tlbMisses: 0,
+    faults: 0,
+    retries: 0,
+    failures: 0,
+  };
+  private readonly handlers: FaultHandler[] = [];
+  private readonly chunk = new ChunkOut();
+  private readonly tout = new TranslateOut();
+
+  /**
+   * Checks the name is free (EEXIST) but does not register: a concrete master calls
+   * {@link register} as the last step of its constructor, so a failed construction leaves no
+   * trace in the registry.
+   */
+  protected constructor(platform: Platform, name: string) {
+    platform.registry.checkFree(name);
+    this.platform = platform;
+    this.name = name;
+  }
+
+  /** Add this master to the platform's device registry. */
+  protected register(): void {
+    this.platform.addDevice(this);
+  }
+
+  /** Privilege of accesses whose options do not say. */
+  protected abstract get defaultPrivileged(): boolean;
+
+  /**
+   * Translate one address for `access`: fill `out` and return undefined, or return the fault.
+   * `out.avail` bytes from `va` on are covered by the same translation.
+   */
+  protected abstract translateChunk(va: number, access: Access, out: ChunkOut): Fault | undefined;
+
+  /** A note appended to the message of an {@link AccessFaultError} (e.g. a window). */
+  protected faultNote(_fault: Fault): string {
+    return "";
+  }
+
+  /** The handlers a fault goes to, in order (subclasses may put others first). */
+  protected faultHandlers(): readonly FaultHandler[] {
+    return this.handlers;
+  }
+
+  /** Translate through a {@link TranslationContext}: the common case of {@link translateChunk}. */
+  protected translateWith(
+    ctx: TranslationContext,
+    va: number,
+    access: Access,
+    out: ChunkOut,
+  ): Fault | undefined {
+    const t = this.tout;
+    if (ctx.translate(va, access, t) !== FAULT_NONE) return ctx.lastFault;
+    out.pa = t.pa;
+    out.size = t.size;
+    out.avail = t.size - offsetIn(va, t.size);
+    out.perm = t.perm;
+    out.tlb = ctx.tlb === undefined ? "none" : t.hit ? "hit" : "miss";
+    return undefined;
+  }
+
+  /**
+   * Add a fault handler, called after those added before; returns the function that removes
+   * it.
+   */
+  addFaultHandler(handler: FaultHandler): () => void {
+    this.handlers.push(handler);
+    return () => {
+      const i = this.handlers.indexOf(handler);
+      if (i >= 0) this.handlers.splice(i, 1);
+    };
+  }
+
+  /** Read `length` bytes at `addr` (an instruction fetch with `exec`). */
+  read(addr: number, length: number, opts: AccessOptions = {}): Uint8Array {
+    if (!Number.isSafeInteger(length) || length < 0)
+      fail("EINVAL", `${this.name}: read of ${String(length)} bytes at ${String(addr)}`);
+    return this.readInto(addr, new Uint8Array(length), opts);
+  }
+
+  /** Read `out.length` bytes at `addr` into `out`; returns `out`. */
+  readInto(addr: number, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
+    const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
+    const first = this.fastTranslate(access, addr, out.length);
+    if (first === FAST_DONE) {
+      this.platform.store.read(this.chunk.pa, out);
+    } else {
+      const segs = this.prepare(access, addr, out.length, first);
+      let off = 0;
+      for (let i = 0; i < segs.length; i += 2) {
+        const n = segs[i + 1]!;
+        this.platform.readInto(segs[i]!, out.subarray(off, off + n));
+        off += n;
+      }
+    }
+    this.stats.reads++;
+    this.stats.bytesRead += out.length;
+    return out;
+  }
+
+  /** Access descriptions, made once: the access path allocates nothing on its fast path. */
+  private readonly accesses: Access[] = [
+    { kind: "read", privileged: false },
+    { kind: "read", privileged: true },
+    { kind: "write", privileged: false },
+    { kind: "write", privileged: true },
+    { kind: "exec", privileged: false },
+    { kind: "exec", privileged: true },
+  ];
+
+  private accessOf(kind: Access["kind"], privileged: boolean | undefined): Access {
+    const base = kind === "read" ? 0 : kind === "write" ? 2 : 4;
+    return this.accesses[base + ((privileged ?? this.defaultPrivileged) ? 1 : 0)]!;
+  }
+
+  /**
+   * The common case in one step: an access that one translation covers, of RAM or
+   * device-local memory, with nobody listening for events. Returns FAST_DONE when the caller
+   * may move the bytes at `this.chunk.pa` at once; otherwise what the general path should start
+   * from: the first chunk's fault, FAST_TRANSLATED (the first chunk is in `this.chunk`), or
+   * FAST_NONE (nothing was translated).
+   */
+  private fastTranslate(access: Access, va: number, length: number): Fault | number {
+    if (length === 0 || !(va >= 0 && va + length <= Number.MAX_SAFE_INTEGER && Number.isInteger(va)))
+      return FAST_NONE;
+    if (this.platform.bus.listening) return FAST_NONE;
+    const c = this.chunk;
+    this.stats.translations++;
+    const fault = this.translateChunk(va, access, c);
+    if (fault !== undefined) return fault;
+    if (c.tlb === "hit") this.stats.tlbHits++;
+    else if (c.tlb === "miss") this.stats.tlbMisses++;
+    if (c.avail < length) return FAST_TRANSLATED;
+    const r = this.platform.map.findRange(c.pa, length);
+    return r !== undefined && r.kind !== "io" ? FAST_DONE : FAST_TRANSLATED;
+  }
+
+  /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
+  write(addr: number, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
+    if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
+    const access = this.accessOf("write", opts.privileged);
+    const first = this.fastTranslate(access, addr, data.length);
+    if (first === FAST_DONE) {
+      this.platform.store.write(this.chunk.pa, data);
+    } else {
+      const segs = this.prepare(access, addr, data.length, first);
+      let off = 0;
+      for (let i = 0; i < segs.length; i += 2) {
+        const n = segs[i + 1]!;
+        this.platform.write(segs[i]!, data.subarray(off, off + n));
+        off += n;
+      }
+    }
+    this.stats.writes++;
+    this.stats.bytesWritten += data.length;
+  }
+
+
+  /**
+   * The translation an access of `kind` at `addr` would get now (default: a read at the
+   * master's privilege), without fault handlers, data or events. It is a real lookup: it
+   * counts in the TLB and may fill it.
+   */
+  translate(addr: number, opts: AccessOptions & { kind?: Access["kind"] } = {}): TranslateResult {
+    const access: Access = {
+      kind: opts.kind ?? (opts.exec === true ? "exec" : "read"),
+      privileged: opts.privileged ?? this.defaultPrivileged,
+    };
+    const out = this.chunk;
+    const fault = this.translateChunk(addr, access, out);
+    if (fault !== undefined) return { ok: false, fault };
+    return { ok: true, pa: out.pa, size: out.size, perm: out.perm, hit: out.tlb === "hit" };
+  }
+
+  /**
+   * Translate every chunk of the access and check the physical ranges: returns (pa, length)
+   * pairs, each within one region, or throws with nothing done.
+   */
+  private prepare(access: Access, va: number, length: number, first: Fault | number = FAST_NONE): number[] {
+    if (!Number.isSafeInteger(va) || va < 0)
+      fail("EINVAL", `${this.name}: ${access.kind} at ${String(va)}: not an address`);
+    if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(va + length))
+      fail("EINVAL", `${this.name}: ${access.kind} of ${String(length)} bytes at ${hex(va)}`);
+    // Not a reused scratch array: a fault handler may make accesses of its own.
+    const segs: number[] = [];
+    if (length === 0) return segs;
+    const out = this.chunk;
+    const end = va + length;
+    let retries: Map<number, number> | undefined;
+    let firstPa = 0;
+    let firstTlb: ChunkOut["tlb"] = "none";
+    let chunks = 0;
+    let v = va;
+    // The fast path may have translated the first chunk already (and counted it).
+    let pending: Fault | number = first;
+    while (v < end) {
+      let fault: Fault | undefined;
+      if (pending === FAST_NONE) {
+        this.stats.translations++;
+        fault = this.translateChunk(v, access, out);
+      } else fault = pending === FAST_TRANSLATED ? undefined : (pending as Fault);
+      const counted = pending !== FAST_NONE;
+      pending = FAST_NONE;
+      if (fault !== undefined) {
+        this.stats.faults++;
+        retries ??= new Map();
+        const done = retries.get(v) ?? 0;
+        if (done < this.maxRetries && this.deliver(fault) === "retry") {
+          retries.set(v, done + 1);
+          this.stats.retries++;
+          this.emitFault(fault, "retried");
+          // A handler may have changed any mapping: translate the access again from its start.
+          segs.length = 0;
+          chunks = 0;
+          v = va;
+          continue;
+        }
+        this.stats.failures++;
+        this.emitFault(fault, "terminated");
+        throw new AccessFaultError(
+          this.name,
+          `${access.privileged ? "privileged" : "unprivileged"} ${access.kind} of ${hexRange(va, length)}`,
+          fault,
+          this.faultNote(fault),
+        );
+      }
+      if (!counted) {
+        if (out.tlb === "hit") this.stats.tlbHits++;
+        else if (out.tlb === "miss") this.stats.tlbMisses++;
+      }
+      const n = Math.min(end - v, out.avail);
+      if (chunks === 0) {
+        firstPa = out.pa;
+        firstTlb = out.tlb;
+      }
+      chunks++;
+      this.pushPhysical(segs, out.pa, n);
+      v += n;
+    }
+    if (this.platform.bus.listening)
+      this.platform.bus.emit("device.access", {
+        master: this.name,
+        va,
+        size: length,
+        kind: access.kind,
+        privileged: access.privileged,
+        pa: firstPa,
+        tlb: firstTlb,
+        chunks,
+      });
+    return segs;
+  }
+
+  /** Append `[pa, pa+n)` split at region ends, checking it is memory or a hooked IO region. */
+  private pushPhysical(segs: number[], pa: number, n: number): void {
+    const map = this.platform.map;
+    while (n > 0) {
+      const r = map.find(pa) ?? this.platform.regionFor(pa, n); // throws the bus error
+      const len = Math.min(n, r.end - pa);
+      if (r.kind === "io" && !this.platform.hasIoHandler(r.name))
+        fail("EFAULT", `bus error: IO region "${r.name}" has no register handler for ${hex(pa)}`);
+      const last = segs.length - 2;
+      if (last >= 0 && segs[last]! + segs[last + 1]! === pa && map.find(pa - 1) === r)
+        segs[last + 1]! += len; // physically contiguous in the same region: one copy
+      else segs.push(pa, len);
+      pa += len;
+      n -= len;
+    }
+  }
+
+  private deliver(fault: Fault): FaultResolution {
+    for (const h of [...this.faultHandlers()]) if (h(fault, this) === "retry") return "retry";
+    return "terminate";
+  }
+
+  private emitFault(fault: Fault, resolution: "retried" | "terminated"): void {
+    const bus = this.platform.bus;
+    if (bus.listening)
+      bus.emit("device.fault", { master: this.name, resolution, fault: faultToJson(fault) });
+  }
+}
