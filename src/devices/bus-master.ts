@@ -299,7 +299,10 @@ export abstract class BusMaster implements Device {
    * FAST_NONE (nothing was translated).
    */
   private fastTranslate(access: Access, va: number, length: number): Fault | number {
-    if (length === 0 || !(va >= 0 && va + length <= Number.MAX_SAFE_INTEGER && Number.isInteger(va)))
+    if (
+      length === 0 ||
+      !(va >= 0 && va + length <= Number.MAX_SAFE_INTEGER && Number.isInteger(va))
+    )
       return FAST_NONE;
     if (this.platform.bus.listening) return FAST_NONE;
     const c = this.chunk;
@@ -333,7 +336,6 @@ export abstract class BusMaster implements Device {
     this.stats.bytesWritten += data.length;
   }
 
-
   /**
    * The translation an access of `kind` at `addr` would get now (default: a read at the
    * master's privilege), without fault handlers, data or events. It is a real lookup: it
@@ -354,7 +356,12 @@ export abstract class BusMaster implements Device {
    * Translate every chunk of the access and check the physical ranges: returns (pa, length)
    * pairs, each within one region, or throws with nothing done.
    */
-  private prepare(access: Access, va: number, length: number, first: Fault | number = FAST_NONE): number[] {
+  private prepare(
+    access: Access,
+    va: number,
+    length: number,
+    first: Fault | number = FAST_NONE,
+  ): number[] {
     if (!Number.isSafeInteger(va) || va < 0)
       fail("EINVAL", `${this.name}: ${access.kind} at ${String(va)}: not an address`);
     if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(va + length))

@@ -171,6 +171,7 @@ class LpaeFormat implements PageTableFormat {
   readonly granule: number;
   readonly ias: number;
   readonly oas: number;
+  private readonly outputLimit: number;
   readonly descriptorBytes = 8 as const;
   readonly levels: readonly LevelInfo[];
   readonly rootEntries: number;
@@ -193,6 +194,7 @@ class LpaeFormat implements PageTableFormat {
     this.granule = granule;
     this.ias = ias;
     this.oas = oas;
+    this.outputLimit = 2 ** oas;
 
     // arm_lpae_alloc_pgtable
     const pgShift = Math.log2(granule);
@@ -384,12 +386,13 @@ class LpaeFormat implements PageTableFormat {
     const block = this.blockSize[levelIndex];
     if (block === undefined || block === 0 || size !== block)
       fail("EINVAL", `${this.name}: no ${size}-byte leaf at level index ${levelIndex}`);
-    if (outputAddr % size !== 0 || outputAddr < 0)
+    // A mask rather than `%`, which is a slow floating-point remainder above 2^31.
+    if (outputAddr < 0 || ((outputAddr >>> 0) & (size - 1)) !== 0)
       fail(
         "EINVAL",
         `${this.name}: output address 0x${outputAddr.toString(16)} is not aligned to ${size}`,
       );
-    if (outputAddr >= 2 ** this.oas)
+    if (outputAddr >= this.outputLimit)
       fail(
         "ERANGE",
         `${this.name}: output address 0x${outputAddr.toString(16)} is beyond oas ${this.oas}`,

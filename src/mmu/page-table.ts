@@ -41,7 +41,7 @@ import type { Prot } from "./prot.js";
 import { PROT } from "./prot.js";
 import type { TableMemory } from "./table-memory.js";
 import type { Geometry } from "./walk.js";
-import { entryIndex, FAULT_NONE, geometryOf, walkTable, WalkOut } from "./walk.js";
+import { entryIndex, FAULT_NONE, geometryOf, offsetIn, walkTable, WalkOut } from "./walk.js";
 
 declare module "../base/events.js" {
   interface EventMap {
@@ -166,9 +166,13 @@ export class PageTable {
     rollbacks: 0,
   };
   // The operation in progress: undo log (addr, lo, hi triples), new tables, tables to free.
-  private undo: number[] = [];
-  private newTables: number[] = [];
-  private deferredFrees: number[] = [];
+  // Growable arrays with their own lengths: resetting `length` on every call is a runtime call.
+  private readonly undo: number[] = [];
+  private undoTop = 0;
+  private readonly newTables: number[] = [];
+  private newTop = 0;
+  private readonly deferredFrees: number[] = [];
+  private deferredTop = 0;
   // The IOTLB gather.
   private gStart = 0;
   private gEnd = 0;
@@ -204,19 +208,40 @@ export class PageTable {
 
   // --- descriptors -------------------------------------------------------------------------
 
-  private read(addr: number): void {
-    const page = Math.floor(addr / 4096) * 4096;
+  // A small direct-mapped cache of table-page views (host side: views stay valid for the life of
+  // the memory), so a map touching four levels does not look each page up again.
+  private readonly viewKeys = new Float64Array(16).fill(-1);
+  private readonly viewWords: Array<Uint32Array | undefined> = new Array<Uint32Array | undefined>(
+    16,
+  ).fill(undefined);
+
+  private words(page: number): Uint32Array {
+    const slot = (page >>> 12) & 15;
+    if (this.viewKeys[slot] === page) return this.viewWords[slot]!;
     const w = this.memory.words(page);
-    const i = (addr - page) >>> 2;
+    this.viewKeys[slot] = page;
+    this.viewWords[slot] = w;
+    return w;
+  }
+
+  private read(addr: number): void {
+    const inPage = (addr >>> 0) & 4095;
+    const w = this.words(addr - inPage);
+    const i = inPage >>> 2;
     this.out.lo = w[i]!;
     this.out.hi = this.g.descBytes === 8 ? w[i + 1]! : 0;
   }
 
   private write(addr: number, lo: number, hi: number): void {
-    const page = Math.floor(addr / 4096) * 4096;
-    const w = this.memory.words(page);
-    const i = (addr - page) >>> 2;
-    this.undo.push(addr, w[i]!, this.g.descBytes === 8 ? w[i + 1]! : 0);
+    const inPage = (addr >>> 0) & 4095;
+    const w = this.words(addr - inPage);
+    const i = inPage >>> 2;
+    const u = this.undo;
+    const t = this.undoTop;
+    u[t] = addr;
+    u[t + 1] = w[i]!;
+    u[t + 2] = this.g.descBytes === 8 ? w[i + 1]! : 0;
+    this.undoTop = t + 3;
     w[i] = lo;
     if (this.g.descBytes === 8) w[i + 1] = hi;
   }
@@ -229,14 +254,19 @@ export class PageTable {
   }
 
   private entryAddr(table: number, li: number, va: number): number {
-    const idx = li === 0 ? Math.floor(va / this.g.spans[0]!) : entryIndex(this.g, li, va);
+    // Integer shifts on the address's 32-bit halves: no floating-point division per level.
+    const sh = this.g.shifts[li]!;
+    const hi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
+    const lo = va >>> 0;
+    const idx =
+      (sh >= 32 ? hi >>> (sh - 32) : (lo >>> sh) | (hi << (32 - sh))) & (this.g.entries[li]! - 1);
     return table + idx * this.g.descBytes;
   }
 
   private allocTable(li: number): number {
     const bytes = li === 0 ? this.format.rootBytes : this.format.levels[li]!.tableBytes;
     const addr = this.memory.allocTable(bytes);
-    this.newTables.push(addr);
+    this.newTables[this.newTop++] = addr;
     return addr;
   }
 
@@ -244,24 +274,24 @@ export class PageTable {
 
   private begin(): void {
     if (this.destroyed) fail("ENODEV", `page table ${this.name} has been destroyed`);
-    this.undo.length = 0;
-    this.newTables.length = 0;
-    this.deferredFrees.length = 0;
+    this.undoTop = 0;
+    this.newTop = 0;
+    this.deferredTop = 0;
   }
 
   private commit(): void {
     this.sync();
-    for (const t of this.deferredFrees) this.memory.freeTable(t);
-    this.statsData.tablesAllocated += this.newTables.length;
-    this.statsData.tablesFreed += this.deferredFrees.length;
-    this.undo.length = 0;
-    this.newTables.length = 0;
-    this.deferredFrees.length = 0;
+    for (let i = 0; i < this.deferredTop; i++) this.memory.freeTable(this.deferredFrees[i]!);
+    this.statsData.tablesAllocated += this.newTop;
+    this.statsData.tablesFreed += this.deferredTop;
+    this.undoTop = 0;
+    this.newTop = 0;
+    this.deferredTop = 0;
   }
 
   private rollback(): void {
     const u = this.undo;
-    for (let i = u.length - 3; i >= 0; i -= 3) {
+    for (let i = this.undoTop - 3; i >= 0; i -= 3) {
       const addr = u[i]!;
       const page = Math.floor(addr / 4096) * 4096;
       const w = this.memory.words(page);
@@ -269,12 +299,12 @@ export class PageTable {
       w[k] = u[i + 1]!;
       if (this.g.descBytes === 8) w[k + 1] = u[i + 2]!;
     }
-    for (const t of this.newTables) this.memory.freeTable(t);
+    for (let i = 0; i < this.newTop; i++) this.memory.freeTable(this.newTables[i]!);
     // Invalidations already sent were of translations now restored: that only costs misses.
     this.sync();
-    this.undo.length = 0;
-    this.newTables.length = 0;
-    this.deferredFrees.length = 0;
+    this.undoTop = 0;
+    this.newTop = 0;
+    this.deferredTop = 0;
     this.statsData.rollbacks++;
   }
 
@@ -327,7 +357,7 @@ export class PageTable {
       fail("EINVAL", `${this.name}: ${op} at ${String(va)}: not an address`);
     if (!Number.isSafeInteger(size) || size <= 0)
       fail("EINVAL", `${this.name}: ${op} of size ${String(size)}`);
-    if (va % this.minPage !== 0 || size % this.minPage !== 0)
+    if (offsetIn(va, this.minPage) !== 0 || offsetIn(size, this.minPage) !== 0)
       fail(
         "EINVAL",
         `${this.name}: ${op} ${hex(va)}+${hex(size)} is not aligned to the smallest page (${formatSize(this.minPage)})`,
@@ -356,7 +386,7 @@ export class PageTable {
    */
   map(va: number, pa: number, size: number, prot: Prot): void {
     this.checkRange("map", va, size);
-    if (!Number.isSafeInteger(pa) || pa < 0 || pa % this.minPage !== 0)
+    if (!Number.isSafeInteger(pa) || pa < 0 || offsetIn(pa, this.minPage) !== 0)
       fail("EINVAL", `${this.name}: map to ${hex(pa)}: not aligned to ${formatSize(this.minPage)}`);
     if (pa + size > this.g.outputLimit)
       fail(
@@ -641,7 +671,7 @@ export class PageTable {
 
   /** Queue every table of the subtree at `addr` (level index `li`) to be freed. */
   private collectSubtree(addr: number, li: number): void {
-    this.deferredFrees.push(addr);
+    this.deferredFrees[this.deferredTop++] = addr;
     if (li >= this.g.levels - 1) return;
     const n = this.g.entries[li]!;
     for (let i = 0; i < n; i++) {
@@ -671,7 +701,7 @@ export class PageTable {
       this.write(t.parentEntry, 0, 0);
       // A freed table: invalidate its whole input range, walk caches included (tlb_flush_walk).
       this.flushNow(t.va, this.g.spans[t.li - 1]!, this.minPage);
-      this.deferredFrees.push(t.addr);
+      this.deferredFrees[this.deferredTop++] = t.addr;
       const parent = touched.get(t.parentTable);
       if (parent && !done.has(parent.addr)) {
         queue.push(parent);

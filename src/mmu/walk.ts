@@ -71,7 +71,9 @@ export function geometryOf(format: PageTableFormat): Geometry {
       format.family === "lpae" && format.oas <= 48
         ? {
             tableMaskLo: ~(format.granule - 1),
-            leafMaskLo: Int32Array.from(format.levels, (l) => (l.leafSizes.length > 0 ? ~(l.leafSizes[0]! - 1) : 0)),
+            leafMaskLo: Int32Array.from(format.levels, (l) =>
+              l.leafSizes.length > 0 ? ~(l.leafSizes[0]! - 1) : 0,
+            ),
           }
         : undefined;
     g = {
@@ -113,7 +115,16 @@ export class WalkOut {
   // finding the same page's view again. Views stay valid for the life of their memory.
   viewMem: TableMemory | undefined = undefined;
   readonly viewPage = new Float64Array(8).fill(-1);
-  readonly views: Array<Uint32Array | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  readonly views: Array<Uint32Array | undefined> = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
 }
 
 /** Read the descriptor at `addr` into `out.lo` / `out.hi` (and `out.descAddr`). */
@@ -191,7 +202,8 @@ export function walkTable(
   let code = FAULT_TRANSLATION;
   for (; li <= last; li++) {
     const sh = shifts[li]!;
-    const idx = (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) & (entries[li]! - 1);
+    const idx =
+      (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) & (entries[li]! - 1);
     const inPage = (table >>> 0) & 4095;
     const offset = inPage + idx * descBytes;
     const page = table - inPage + (offset & ~4095);
