@@ -41,7 +41,7 @@ import type { Prot } from "./prot.js";
 import { PROT } from "./prot.js";
 import type { TableMemory } from "./table-memory.js";
 import type { Geometry } from "./walk.js";
-import { entryIndex, FAULT_NONE, geometryOf, offsetIn, walkTable, WalkOut } from "./walk.js";
+import { FAULT_NONE, geometryOf, offsetIn, walkTable, WalkOut } from "./walk.js";
 
 declare module "../base/events.js" {
   interface EventMap {
