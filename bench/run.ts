@@ -9,6 +9,7 @@ import os from "node:os";
 import { runCases } from "./harness.js";
 import "../src/phys/buddy.bench.js";
 import "../src/phys/byte-store.bench.js";
+import "../src/mmu/tlb.bench.js";
 import "../src/mmu/page-table.bench.js";
 import "../src/devices/access-path.bench.js";
 
