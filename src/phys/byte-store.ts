@@ -25,6 +25,9 @@ export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
 // Typed arrays use the host's byte order; the model's memory is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** Entries of the cache of materialized pages. */
+const PAGE_CACHE = 4096;
+
 /** Entries of the cache of page-word views. */
 const WORD_CACHE = 4096;
 
@@ -46,6 +49,9 @@ export class ByteStore {
   private lastDirKey = -1;
   private lastDir: Directory | undefined = undefined;
   private pageCount = 0;
+  // A direct-mapped cache of page lookups, present or absent (a dropped page leaves it).
+  private readonly pageCacheKeys = new Float64Array(PAGE_CACHE).fill(-1);
+  private readonly pageCacheVals = new Array<Uint8Array | undefined>(PAGE_CACHE).fill(undefined);
   // Views handed out are never invalidated (their pages stay), so the cache needs no flushing.
   private readonly wordCacheKeys = new Float64Array(WORD_CACHE).fill(-1);
   private readonly wordCacheViews = new Array<Uint32Array | undefined>(WORD_CACHE).fill(undefined);
@@ -89,11 +95,23 @@ export class ByteStore {
   }
 
   private pageForRead(pfn: number): Uint8Array | undefined {
+    const slot = pfn & (PAGE_CACHE - 1);
+    if (this.pageCacheKeys[slot] === pfn) return this.pageCacheVals[slot];
     const dir = this.dirOf(pfn, false);
-    return dir === undefined ? undefined : dir.pages[pfn - this.lastDirKey * DIR_PAGES];
+    const page = dir === undefined ? undefined : dir.pages[pfn - this.lastDirKey * DIR_PAGES];
+    // Absent pages are cached too: every page is created through pageForWrite, which updates
+    // the slot, and dropPage clears it.
+    this.pageCacheKeys[slot] = pfn;
+    this.pageCacheVals[slot] = page;
+    return page;
   }
 
   private pageForWrite(pfn: number): Uint8Array {
+    const slot = pfn & (PAGE_CACHE - 1);
+    if (this.pageCacheKeys[slot] === pfn) {
+      const cached = this.pageCacheVals[slot];
+      if (cached !== undefined) return cached;
+    }
     const dir = this.dirOf(pfn, true)!;
     const i = pfn - this.lastDirKey * DIR_PAGES;
     let page = dir.pages[i];
@@ -103,6 +121,8 @@ export class ByteStore {
       dir.count++;
       this.pageCount++;
     }
+    this.pageCacheKeys[slot] = pfn;
+    this.pageCacheVals[slot] = page;
     return page;
   }
 
@@ -326,6 +346,11 @@ export class ByteStore {
     const i = pfn - this.lastDirKey * DIR_PAGES;
     if (dir.pages[i] === undefined) return;
     dir.pages[i] = undefined;
+    const slot = pfn & (PAGE_CACHE - 1);
+    if (this.pageCacheKeys[slot] === pfn) {
+      this.pageCacheKeys[slot] = -1;
+      this.pageCacheVals[slot] = undefined;
+    }
     dir.count--;
     this.pageCount--;
     if (dir.count === 0) {
