@@ -8,7 +8,7 @@
  * does that by translating each table address before calling {@link readDescriptor}).
  */
 import type { PageTableFormat } from "./format.js";
-import { DESC_INVALID, DESC_LEAF } from "./format.js";
+import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
 import type { TableMemory } from "./table-memory.js";
 
 /** Fault kinds, as the Arm architecture names them. */
@@ -180,7 +180,6 @@ export function walkTable(
   // This loop is every TLB miss. The input address is split into two 32-bit halves once, so
   // each level's index is integer shifts and masks, and addresses within a table page are
   // integers: a chain of dependent floating-point divisions is what makes walks slow.
-  if (g.lpae !== undefined) return walkLpae(format, g, g.lpae, mem, root, va, out);
   const vaHi = Math.floor(va / 0x1_0000_0000);
   const vaLo = va >>> 0;
   const shifts = g.shifts;
@@ -188,6 +187,7 @@ export function walkTable(
   const descBytes = g.descBytes;
   const wide = descBytes === 8;
   const last = g.levels - 1;
+  const lpae = g.lpae;
   if (out.viewMem !== mem) {
     out.viewMem = mem;
     out.viewPage.fill(-1);
@@ -218,94 +218,32 @@ export function walkTable(
     const k = (offset & 4095) >>> 2;
     lo = w[k]!;
     hi = wide ? w[k + 1]! : 0;
-    const kind = format.kind(li, lo, hi);
-    if (kind === DESC_INVALID) break;
-    const next = format.address(li, lo, hi);
+    let kind: number;
+    let next: number;
+    if (lpae !== undefined) {
+      // AArch64 long descriptors decode inline (`iopte_leaf`, `iopte_table`, `iopte_to_paddr`;
+      // the bits are in lpae.ts): no call into the format per level.
+      if ((lo & 1) === 0) break;
+      if (li === last) {
+        if ((lo & 2) === 0) break;
+        kind = DESC_LEAF;
+      } else if ((lo & 2) !== 0) kind = DESC_TABLE;
+      else if (lpae.leafMaskLo[li] === 0) break;
+      else kind = DESC_LEAF;
+      next =
+        ((lo & (kind === DESC_LEAF ? lpae.leafMaskLo[li]! : lpae.tableMaskLo) & 0xfffff000) >>> 0) +
+        (hi & 0xffff) * 0x1_0000_0000;
+    } else {
+      kind = format.kind(li, lo, hi);
+      if (kind === DESC_INVALID) break;
+      next = format.address(li, lo, hi);
+    }
     if (next >= g.outputLimit) {
       code = FAULT_ADDRESS_SIZE;
       break;
     }
     if (kind === DESC_LEAF) {
       const size = format.leafSize(li, lo, hi);
-      out.size = size;
-      out.base = next;
-      out.pa = next + (size <= 0x8000_0000 ? vaLo & (size - 1) : va - Math.floor(va / size) * size);
-      out.perm = format.perm(li, lo, hi);
-      code = FAULT_NONE;
-      break;
-    }
-    table = next;
-  }
-  out.reads = li < last ? li + 1 : last + 1;
-  out.levelIndex = li > last ? last : li;
-  out.descAddr = addr;
-  out.lo = lo;
-  out.hi = hi;
-  return code;
-}
-
-/**
- * {@link walkTable} for AArch64 long descriptors, decoding inline (`iopte_leaf`,
- * `iopte_table`, `iopte_to_paddr`; the bits are in lpae.ts): the same walk without a call per
- * level into the format.
- */
-function walkLpae(
-  format: PageTableFormat,
-  g: Geometry,
-  lpae: { tableMaskLo: number; leafMaskLo: Int32Array },
-  mem: TableMemory,
-  root: number,
-  va: number,
-  out: WalkOut,
-): number {
-  const vaHi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
-  const vaLo = va >>> 0;
-  const shifts = g.shifts;
-  const entries = g.entries;
-  const leafMasks = lpae.leafMaskLo;
-  const tableMask = lpae.tableMaskLo & 0xfffff000;
-  const last = g.levels - 1;
-  if (out.viewMem !== mem) {
-    out.viewMem = mem;
-    out.viewPage.fill(-1);
-  }
-  const viewPage = out.viewPage;
-  const views = out.views;
-  let table = root;
-  let lo = 0;
-  let hi = 0;
-  let li = 0;
-  let addr = 0;
-  let code = FAULT_TRANSLATION;
-  for (; li <= last; li++) {
-    const sh = shifts[li]!;
-    const idx =
-      (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) & (entries[li]! - 1);
-    const inPage = (table >>> 0) & 4095;
-    const offset = inPage + idx * 8;
-    const page = table - inPage + (offset & ~4095);
-    addr = table + idx * 8;
-    let w: Uint32Array;
-    if (viewPage[li] === page) w = views[li]!;
-    else {
-      w = mem.words(page);
-      viewPage[li] = page;
-      views[li] = w;
-    }
-    const k = (offset & 4095) >>> 2;
-    lo = w[k]!;
-    hi = w[k + 1]!;
-    if ((lo & 1) === 0) break;
-    const isTable = li !== last && (lo & 2) !== 0;
-    if (!isTable && (li === last ? (lo & 2) === 0 : leafMasks[li] === 0)) break;
-    const next =
-      ((lo & (isTable ? tableMask : leafMasks[li]!)) >>> 0) + (hi & 0xffff) * 0x1_0000_0000;
-    if (next >= g.outputLimit) {
-      code = FAULT_ADDRESS_SIZE;
-      break;
-    }
-    if (!isTable) {
-      const size = ~leafMasks[li]! + 1;
       out.size = size;
       out.base = next;
       out.pa = next + (size <= 0x8000_0000 ? vaLo & (size - 1) : va - Math.floor(va / size) * size);
