@@ -602,7 +602,10 @@ class InvRange extends Invalidation {
   ) {
     super();
   }
+  // An empty range overlaps nothing (the TLB's `size` 0 removes nothing): without the size
+  // check, `[va, va)` with `va` strictly inside a page would pass both bound tests below.
   applies = (e: RefEntry | TlbEntry) =>
+    this.size > 0 &&
     e.vmid === this.vmid &&
     (this.asid === undefined || isGlobal(e) || e.asid === this.asid) &&
     e.va < this.va + this.size &&
