@@ -163,7 +163,7 @@ describe("memweave run", () => {
     );
     expect(r.stdout).toContain(`✗ [0] alloc 32 MiB from system: step failed: ENOMEM: system:`);
     expect(r.stdout).toContain("The run stopped at step 0");
-    expect(r.stdout).toMatch(/│ 1 +│ stats +│ statistics of every target +│ skipped/);
+    expect(r.stdout).toMatch(/│ 1 +│ stats +│ statistics of everything +│ skipped/);
   });
 
   it("exits 2 for an invalid scenario, with errors on stderr only", async () => {
@@ -237,6 +237,127 @@ describe("memweave check", () => {
   );
 });
 
+describe("the translation examples", () => {
+  it("examples/translation.yaml: same bytes through two tables, a TLB hit, faults as expected", async () => {
+    const r = await memweave(["run", "examples/translation.yaml"]);
+    expect(r.code).toBe(0);
+    for (const text of [
+      "│ cpu-pt     │ lpae-s1 4K ias48 oas48 │ pgtables │ 0x88000000 │",
+      "context dma: dma-pt (asid 0, vmid 0); masters dma0",
+      "0x10000000 -> 0x80000000, TLB hit: 68 65 6c 6c 6f",
+      "permission fault, stage 1 level 2 (as expected)",
+      "translation fault, stage 1 level 1 (as expected)",
+      'Step 20 (dump): page table dma-pt (v7s, target pgtables)\n  page table "dma-pt" (v7s): root 0x88004000',
+      "Step 21 (dump): TLB of smmu0",
+      "PASS: all",
+    ])
+      expect(r.stdout).toContain(text);
+    // The final statistics include devices, TLBs and page tables.
+    const final = r.stdout.slice(r.stdout.indexOf("Final statistics"));
+    for (const title of ["Devices", "TLBs", "Page tables"]) expect(final).toContain(`\n${title}\n`);
+  });
+
+  it("examples/nested.yaml: a vCPU through stage 1 and stage 2, and stage-2 faults", async () => {
+    const r = await memweave(["run", "examples/nested.yaml", "--json"]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as RunResult;
+    const faults = result.steps
+      .filter((s) => s.output?.fault !== undefined)
+      .map((s) => s.output!.fault as { kind: string; stage: number; onTableWalk: boolean });
+    expect(faults.map((f) => [f.kind, f.stage, f.onTableWalk])).toEqual([
+      ["translation", 2, false],
+      ["permission", 2, false],
+      ["translation", 2, true],
+    ]);
+    expect(result.statistics.devices![0]!.context!.walks).toBeGreaterThan(0);
+  });
+});
+
+describe("memweave dump", () => {
+  it("prints every page table and TLB as the steps left them", async () => {
+    const r = await memweave(["dump", "examples/translation.yaml"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Scenario translation \(examples\/translation\.yaml\), seed 1: after \d+ step\(s\), all \d+ expectation\(s\) held\n\nPage table cpu-pt \(lpae-s1 4K ias48 oas48, target pgtables\)\n {2}page table "cpu-pt"/,
+    );
+    const titles = r.stdout.split("\n").filter((l) => /^(Page table|TLB of) /.test(l));
+    expect(titles).toEqual([
+      "Page table cpu-pt (lpae-s1 4K ias48 oas48, target pgtables)",
+      "Page table dma-pt (v7s, target pgtables)",
+      "TLB of cpu0",
+      "TLB of smmu0",
+    ]);
+    expect(r.stdout).toContain(
+      "    L2 0x20000000-0x2000ffff -> 0x80000000-0x8000ffff 64K x16 r-- user nG AF normal-nc outer desc 0x80009e31 @0x88008000",
+    );
+    expect(r.stdout).not.toMatch(ANSI);
+  });
+
+  it("--table and --tlb choose; --json gives the text and the structured leaves", async () => {
+    const r = await memweave(["dump", "examples/translation.yaml", "--table", "dma-pt", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      pageTables: Array<{ name: string; text: string; leaves: Array<Record<string, unknown>> }>;
+      tlbs: unknown[];
+    };
+    expect(doc.ok).toBe(true);
+    expect(doc.tlbs).toEqual([]);
+    expect(doc.pageTables.map((t) => t.name)).toEqual(["dma-pt"]);
+    expect(doc.pageTables[0]!.text).toMatch(/^page table "dma-pt" \(v7s\): root 0x88004000\n/);
+    expect(doc.pageTables[0]!.leaves).toEqual([
+      {
+        va: 0x2000_0000,
+        size: 65536,
+        pa: 0x8000_0000,
+        level: 2,
+        copies: 16,
+        attributes: "r-- user nG AF normal-nc outer",
+        descriptor: "0x80009e31",
+        descAddr: 0x8800_8000,
+      },
+    ]);
+    const tlb = await memweave(["dump", "examples/translation.yaml", "--tlb", "dma0"]);
+    expect(tlb.code).toBe(0);
+    expect(tlb.stdout).toContain('TLB of smmu0\n  TLB "smmu0 tlb": 16 sets x 2 ways');
+    expect(tlb.stdout).not.toContain("Page table");
+  });
+
+  it("exits 2 for an unknown table or device, 1 when an expectation fails, 0 with no tables", async () => {
+    const unknown = await memweave(["dump", "examples/translation.yaml", "--table", "cpu_pt"]);
+    expect(unknown).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'examples/translation.yaml: no page table named "cpu_pt", did you mean "cpu-pt"? (have: cpu-pt, dma-pt)\n',
+    });
+    const noTlb = await memweave(["dump", "examples/quickstart.yaml", "--tlb", "cpu0"]);
+    expect(noTlb.code).toBe(2);
+    const none = await memweave(["dump", "examples/quickstart.yaml"]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain("The machine has no page tables and no TLBs.");
+    const file = scenarioFile(
+      "dump-failing.yaml",
+      SMALL.replace(
+        "steps:\n",
+        "  pageTables: [{ name: pt, format: { kind: v7s }, target: system }]\nsteps:\n",
+      ) + "  - { op: expect, table: pt, tables: 2 }\n",
+    );
+    const failing = await memweave(["dump", file, "--json"]);
+    expect(failing.code).toBe(1);
+    expect(JSON.parse(failing.stdout)).toMatchObject({
+      ok: false,
+      expectations: { passed: 0, failed: 1 },
+      pageTables: [{ name: "pt" }],
+    });
+    const invalid = await memweave(["dump", "examples/invalid/bad-size.yaml"]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stdout).toBe("");
+  });
+});
+
 describe("memweave schema, --help, --version", () => {
   it("schema prints the committed JSON Schema", async () => {
     const r = await memweave(["schema"]);
@@ -258,6 +379,7 @@ describe("memweave schema, --help, --version", () => {
     [["run", "--help"], "Usage: memweave run [options] <scenario>"],
     [["check", "--help"], "Usage: memweave check [options] <scenario>"],
     [["schema", "--help"], "Usage: memweave schema [options]"],
+    [["dump", "--help"], "Usage: memweave dump [options] <scenario>"],
     [["help", "run"], "Usage: memweave run [options] <scenario>"],
   ])("%j prints help and exits 0", async (args, usage) => {
     const r = await memweave(args);

@@ -7,10 +7,22 @@ import { styleText } from "node:util";
 
 import Table from "cli-table3";
 
-import { hexRange } from "../base/address.js";
+import { hex, hexRange } from "../base/address.js";
 import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
-import type { ReportTable, RunResult, ScenarioSource, StepResult } from "../sim/index.js";
-import { showSize, statisticsTables } from "../sim/index.js";
+import type {
+  MachineDumps,
+  ReportBlock,
+  ReportTable,
+  RunResult,
+  ScenarioSource,
+  StepResult,
+} from "../sim/index.js";
+import {
+  describeDeviceTranslation,
+  showSize,
+  statisticsTables,
+  translationTables,
+} from "../sim/index.js";
 
 type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
 
@@ -55,6 +67,15 @@ function table(
 
 function reportTable(r: ReportTable, paint: Painter): string {
   return `${r.title}\n${table(r.head, r.rows, paint)}`;
+}
+
+/** A block of preformatted text under its title, indented by two spaces. */
+export function reportBlock(b: ReportBlock, paint: Painter): string {
+  const body = b.text
+    .split("\n")
+    .map((line) => (line === "" ? "" : `  ${line}`))
+    .join("\n");
+  return `${paint("bold", b.title)}\n${body}`;
 }
 
 /** Widths of the step table's columns: wrapped text keeps it within ~120 columns. */
@@ -128,6 +149,31 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
       ),
     );
 
+  const { pageTables, devices } = result.machine;
+  if (pageTables !== undefined)
+    out.push(
+      table(
+        ["page table", "format", "target", "root"],
+        pageTables.map((t) => [t.name, t.format, t.target, hex(t.root)]),
+        paint,
+      ),
+    );
+  // Masters are shown with their SMMU.
+  const shown = (devices ?? []).filter((d) => d.kind !== "smmu-master");
+  if (shown.length > 0)
+    out.push(
+      table(
+        ["device", "kind", "translation", "TLB"],
+        shown.map((d) => [
+          d.name,
+          d.kind,
+          describeDeviceTranslation(d) || "-",
+          d.tlb !== undefined ? `${d.tlb.sets}x${d.tlb.ways} ${d.tlb.replacement}` : "-",
+        ]),
+        paint,
+      ),
+    );
+
   // Steps.
   const failedExpectation = new Map<number, string>();
   for (const e of result.expectations.list)
@@ -147,13 +193,18 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
       STEP_COLUMNS,
     ),
   );
-  for (const s of result.steps)
+  for (const s of result.steps) {
     for (const t of s.tables ?? []) {
       out.push("");
       out.push(
         reportTable({ ...t, title: paint("bold", `Step ${s.index} (${s.op}): ${t.title}`) }, paint),
       );
     }
+    for (const b of s.blocks ?? []) {
+      out.push("");
+      out.push(reportBlock({ ...b, title: `Step ${s.index} (${s.op}): ${b.title}` }, paint));
+    }
+  }
 
   // Expectations.
   const { passed, failed, list } = result.expectations;
@@ -176,6 +227,11 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
   out.push("");
   out.push(paint("bold", "Final statistics"));
   for (const t of statisticsTables(result.statistics.targets)) out.push(reportTable(t, paint));
+  for (const t of translationTables(
+    result.statistics.devices ?? [],
+    result.statistics.pageTables ?? [],
+  ))
+    out.push(reportTable(t, paint));
   const pages = result.statistics.store.materializedPages;
   out.push(`Byte store: ${pages} page(s) materialized (${showSize(pages * STORE_PAGE_SIZE)})`);
   const types = Object.entries(result.events.byType)
@@ -189,5 +245,41 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
       ? paint("green", `PASS: all ${passed} expectation(s) held`)
       : paint("red", `FAIL: ${failed} of ${passed + failed} expectation(s) failed`),
   );
+  return out.join("\n") + "\n";
+}
+
+/**
+ * What `memweave dump` prints: a header line with the run's outcome, then each page table
+ * (its dump and its statistics line) and each TLB, as indented blocks.
+ */
+export function formatDumps(
+  result: RunResult,
+  dumps: MachineDumps,
+  options: { readonly file: string; readonly paint?: Painter },
+): string {
+  const paint = options.paint ?? painter(false);
+  const { passed, failed } = result.expectations;
+  const ran = result.stoppedAt !== undefined ? result.stoppedAt + 1 : result.steps.length;
+  const verdict = result.ok
+    ? paint("green", `all ${passed} expectation(s) held`)
+    : paint("red", `${failed} of ${passed + failed} expectation(s) failed`);
+  const out = [
+    `${paint("bold", `Scenario ${result.name}`)} (${options.file}), seed ${result.seed}: after ${ran} step(s), ${verdict}`,
+  ];
+  for (const t of dumps.pageTables)
+    out.push(
+      "",
+      reportBlock(
+        {
+          title: `Page table ${t.name} (${t.format}, target ${t.target})`,
+          text: `${t.text}\n${t.stats}`,
+        },
+        paint,
+      ),
+    );
+  for (const t of dumps.tlbs)
+    out.push("", reportBlock({ title: `TLB of ${t.device}`, text: t.text }, paint));
+  if (dumps.pageTables.length === 0 && dumps.tlbs.length === 0)
+    out.push("", "The machine has no page tables and no TLBs.");
   return out.join("\n") + "\n";
 }

@@ -1,10 +1,11 @@
 /**
- * The `memweave` command line: `run`, `check` and `schema`, built with commander.
+ * The `memweave` command line: `run`, `check`, `dump` and `schema`, built with commander.
  *
  * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
- * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong.
- * Errors go to stderr, one per line, as `file:line:col: path: message`. `run --json` prints
- * exactly one JSON document on stdout and nothing else.
+ * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong
+ * (for `dump`: it names a table or device the machine does not have). Errors go to stderr, one
+ * per line, as `file:line:col: path: message`. `run --json` and `dump --json` print exactly one
+ * JSON document on stdout and nothing else.
  *
  * {@link runCli} takes the arguments and the output streams and returns the exit code, so it
  * can be driven in-process; `main.ts` binds it to the process.
@@ -13,10 +14,16 @@ import { readFileSync } from "node:fs";
 
 import { Command, CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
 
-import type { ScenarioError } from "../sim/index.js";
-import { formatScenarioError, runScenario, scenarioJsonSchemaText } from "../sim/index.js";
+import { isMemweaveError } from "../base/errors.js";
+import type { MachineDumps, ScenarioError } from "../sim/index.js";
+import {
+  formatScenarioError,
+  machineDumps,
+  runScenario,
+  scenarioJsonSchemaText,
+} from "../sim/index.js";
 import { loadScenarioFile } from "../sim/node/index.js";
-import { formatRunSummary, painter, wantsColor } from "./human.js";
+import { formatDumps, formatRunSummary, painter, wantsColor } from "./human.js";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -105,6 +112,63 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
       const n = loaded.scenario.steps.length;
       io.stdout.write(`ok: ${file} (${n} step${n === 1 ? "" : "s"})\n`);
       setExit(EXIT.ok);
+    });
+
+  program
+    .command("dump")
+    .description("run a scenario and print its page tables and TLBs as the steps left them")
+    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .option("--table <name>", "only this page table")
+    .option("--tlb <device>", "only the TLB of this device (an SMMU master: its SMMU's)")
+    .option("--json", "print the dumps as one JSON document (text and structured leaves)")
+    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addHelpText(
+      "after",
+      "\nWithout --table or --tlb: every page table and every TLB (of CPUs, accelerators and SMMUs).\nWith either: only what they name.\n\nExit codes: 0 every expectation holds, 1 an expectation failed (the dumps are printed\nanyway), 2 invalid scenario, unreadable file, or an unknown table or device.\n\nExample:\n  memweave dump examples/translation.yaml --table cpu-pt\n  memweave dump examples/translation.yaml --tlb smmu0 --json",
+    )
+    .action(async (file, options) => {
+      const loaded = await loadScenarioFile(file);
+      if (!loaded.ok) {
+        printErrors(io, loaded.errors);
+        return setExit(EXIT.invalid);
+      }
+      const only: { table?: string; tlb?: string } = {};
+      if (options.table !== undefined) only.table = options.table;
+      if (options.tlb !== undefined) only.tlb = options.tlb;
+      let dumps: MachineDumps | undefined;
+      let problem: string | undefined;
+      const result = runScenario(loaded.scenario, {
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        onFinish: (machine) => {
+          try {
+            dumps = machineDumps(machine, only);
+          } catch (e) {
+            if (!isMemweaveError(e)) throw e;
+            problem = e.detail;
+          }
+        },
+      });
+      if (problem !== undefined || dumps === undefined) {
+        io.stderr.write(`${file}: ${problem ?? "nothing to dump"}\n`);
+        return setExit(EXIT.invalid);
+      }
+      if (options.json === true) {
+        const { passed, failed } = result.expectations;
+        const doc = {
+          name: result.name,
+          seed: result.seed,
+          ok: result.ok,
+          expectations: { passed, failed },
+          ...(result.stoppedAt !== undefined ? { stoppedAt: result.stoppedAt } : {}),
+          pageTables: dumps.pageTables,
+          tlbs: dumps.tlbs,
+        };
+        io.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      } else {
+        const paint = painter(wantsColor(io.stdout, io.env));
+        io.stdout.write(formatDumps(result, dumps, { file, paint }));
+      }
+      setExit(result.ok ? EXIT.ok : EXIT.failed);
     });
 
   program

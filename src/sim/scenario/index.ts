@@ -1,9 +1,12 @@
 /**
  * Scenarios: the file format (YAML or JSON), its validation with file:line:column errors, its
- * JSON Schema, the step modules of each system, and the runner.
+ * JSON Schema, the machine and step modules of each system, and the runner.
  */
 export * from "./format.js";
 export * from "./machine.js";
+export * from "./machine-module.js";
+export * from "./machine/translation.js";
+export * from "./machine/translation-report.js";
 export * from "./parse.js";
 export * from "./registry.js";
 export * from "./run.js";

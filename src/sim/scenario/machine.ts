@@ -1,12 +1,13 @@
 /**
- * The `machine` section of a scenario: the physical memory map (regions) and the memory targets
- * allocators draw from, as a zod schema, and the building of a {@link Platform} from it.
+ * The `machine` section of a scenario, composed from machine modules (`machine-module.ts`):
+ * this file's own — the physical memory map (regions) and the memory targets allocators draw
+ * from — and the translation module's page tables and devices (`machine/translation.ts`).
  *
- * The schema checks the form of each item. What only the platform can check — overlapping
- * regions, a target on an unknown region, pools that don't fit their range — is found by
- * building the platform item by item ({@link buildPlatform}) and reported against the item (or,
- * where the error says which, the field of the item) that caused it, so a loader can give its
- * file:line:column.
+ * The schema checks the form of each item. What only the model can check — overlapping
+ * regions, a target on an unknown region, pools that don't fit their range, a device naming an
+ * unknown table — is found by building the machine item by item ({@link buildMachine}) and
+ * reported against the item (or, where the error says which, the field of the item) that
+ * caused it, so a loader can give its file:line:column.
  */
 import { z } from "zod";
 
@@ -14,7 +15,18 @@ import { isMemweaveError, MemweaveError } from "../../base/errors.js";
 import { Platform } from "../../devices/platform.js";
 import type { RegionKind, RegionSpec } from "../../phys/memory-map.js";
 import type { AllocatorKind, AllocatorSpec, TargetSpec } from "../../phys/target.js";
+import { translationMachine } from "./machine/translation.js";
+import type {
+  BuiltMachine,
+  DocPath,
+  MachineBuildContext,
+  MachineModule,
+  MachineProblem,
+} from "./machine-module.js";
+import { defineMachineModule, MachineObjects } from "./machine-module.js";
 import { objectNameSchema, sizeSchema } from "./values.js";
+
+export type { DocPath, MachineProblem } from "./machine-module.js";
 
 const REGION_KIND_VALUES = ["ram", "io", "device-local"] as const satisfies readonly RegionKind[];
 const ALLOCATOR_VALUES = [
@@ -110,9 +122,10 @@ export const targetSchema = z
     description: "A named pool of memory that allocations draw from.",
   });
 
-/** The machine: regions and memory targets. */
-export const machineSchema = z
-  .strictObject({
+/** The machine module of physical memory: regions and memory targets. */
+export const physMachine = defineMachineModule({
+  name: "phys",
+  shape: {
     regions: z
       .array(regionSchema)
       .min(1, { error: "expected at least one region" })
@@ -121,22 +134,46 @@ export const machineSchema = z
       .array(targetSchema)
       .optional()
       .meta({ description: "The memory targets (default: none)." }),
-  })
+  },
+  build(ctx, machine) {
+    const platform = ctx.platform;
+    machine.regions.forEach((r, i) => {
+      try {
+        platform.addRegion(regionSpec(r));
+      } catch (e) {
+        if (!isMemweaveError(e)) throw e;
+        ctx.refuse("region", r.name);
+        const at: DocPath = ["machine", "regions", i];
+        ctx.problem(/already exists/.test(e.detail) ? [...at, "name"] : at, e);
+      }
+    });
+    (machine.targets ?? []).forEach((t, i) => {
+      if (t.ranges.some((r) => ctx.refused("region", r.region)))
+        return ctx.refuse("target", t.name);
+      try {
+        platform.addTarget(targetSpec(t));
+      } catch (e) {
+        if (!isMemweaveError(e)) throw e;
+        // A second target of the same name is not refused: the first one stands.
+        if (!/already exists/.test(e.detail)) ctx.refuse("target", t.name);
+        ctx.problem(targetProblemPath(t, i, e, platform), e);
+      }
+    });
+  },
+});
+
+/** The machine modules, in the order they build: physical memory first. */
+export const BUILTIN_MACHINE_MODULES: readonly MachineModule[] = [physMachine, translationMachine];
+
+/** The machine: regions and memory targets, page tables and devices. */
+export const machineSchema = z
+  .strictObject({ ...physMachine.shape, ...translationMachine.shape })
   .meta({ title: "Machine", description: "The machine the scenario runs on." });
 
 /** The `machine` section after validation (sizes in bytes). */
 export type MachineConfig = z.output<typeof machineSchema>;
 export type RegionConfig = z.output<typeof regionSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
-
-/** A path into the scenario document, e.g. `["machine", "targets", 1, "pools"]`. */
-export type DocPath = ReadonlyArray<string | number>;
-
-/** An error the platform raised while building one item of the machine. */
-export interface MachineProblem {
-  readonly path: DocPath;
-  readonly error: MemweaveError;
-}
 
 function regionSpec(r: RegionConfig): RegionSpec {
   const spec: RegionSpec = { name: r.name, base: r.base, size: r.size, kind: r.kind };
@@ -184,54 +221,60 @@ function targetProblemPath(t: TargetConfig, i: number, e: MemweaveError, p: Plat
 }
 
 /**
- * Build the platform of a machine, item by item. Every region and target the platform refuses
- * is reported as a {@link MachineProblem} with the path of the item (or its offending field);
- * the items it accepts are in the returned platform. A target on a region that was itself
- * refused is skipped, so one mistake is reported once. Errors other than MemweaveErrors (bugs)
- * propagate.
+ * Build the machine, module by module and item by item. Every item the model refuses is
+ * reported as a {@link MachineProblem} with the path of the item (or its offending field); the
+ * items it accepts are in the returned machine. An item that depends on a refused one (a
+ * target on a refused region, a device on a refused table) is skipped, so one mistake is
+ * reported once. Errors other than MemweaveErrors (bugs) propagate.
  */
+export function buildMachine(
+  machine: MachineConfig,
+  seed = 0,
+  modules: readonly MachineModule[] = BUILTIN_MACHINE_MODULES,
+): { machine: BuiltMachine; problems: MachineProblem[] } {
+  const platform = new Platform({ regions: [], seed });
+  const objects = new MachineObjects();
+  const problems: MachineProblem[] = [];
+  const refused = new Set<string>();
+  const key = (kind: string, name: string) => `${kind}\u0000${name}`;
+  const ctx: MachineBuildContext = {
+    platform,
+    objects,
+    problem: (path, error) => void problems.push({ path, error }),
+    refuse: (kind, name) => void refused.add(key(kind, name)),
+    refused: (kind, name) => refused.has(key(kind, name)),
+  };
+  for (const module of modules) module.build(ctx, machine);
+  return { machine: { platform, objects }, problems };
+}
+
+/** {@link buildMachine}, for callers that need only the platform. */
 export function buildPlatform(
   machine: MachineConfig,
   seed = 0,
 ): { platform: Platform; problems: MachineProblem[] } {
-  const platform = new Platform({ regions: [], seed });
-  const problems: MachineProblem[] = [];
-  const refused = new Set<string>();
-  machine.regions.forEach((r, i) => {
-    try {
-      platform.addRegion(regionSpec(r));
-    } catch (e) {
-      if (!isMemweaveError(e)) throw e;
-      refused.add(r.name);
-      const at: DocPath = ["machine", "regions", i];
-      problems.push({ path: /already exists/.test(e.detail) ? [...at, "name"] : at, error: e });
-    }
-  });
-  (machine.targets ?? []).forEach((t, i) => {
-    if (t.ranges.some((r) => refused.has(r.region))) return;
-    try {
-      platform.addTarget(targetSpec(t));
-    } catch (e) {
-      if (!isMemweaveError(e)) throw e;
-      problems.push({ path: targetProblemPath(t, i, e, platform), error: e });
-    }
-  });
-  return { platform, problems };
+  const { machine: built, problems } = buildMachine(machine, seed);
+  return { platform: built.platform, problems };
 }
 
 /**
- * Build the platform of a machine, or throw the first problem as a MemweaveError whose message
- * starts with the path of the offending item (e.g. `machine.regions[1]: ...`).
+ * Build the machine, or throw the first problem as a MemweaveError whose message starts with
+ * the path of the offending item (e.g. `machine.regions[1]: ...`).
  */
-export function createPlatform(machine: MachineConfig, seed = 0): Platform {
-  const { platform, problems } = buildPlatform(machine, seed);
+export function createMachine(machine: MachineConfig, seed = 0): BuiltMachine {
+  const { machine: built, problems } = buildMachine(machine, seed);
   const first = problems[0];
   if (first !== undefined)
     throw new MemweaveError(
       first.error.code,
       `${formatDocPath(first.path)}: ${first.error.detail}`,
     );
-  return platform;
+  return built;
+}
+
+/** {@link createMachine}, for callers that need only the platform. */
+export function createPlatform(machine: MachineConfig, seed = 0): Platform {
+  return createMachine(machine, seed).platform;
 }
 
 /** A document path as people read it: `steps[3].size`, `machine.regions[0]`. */

@@ -11,6 +11,7 @@
  * quickstart.yaml:12:11: steps[3].size: expected a size like 4K, 0x1000 or 65536, got "4.5K"
  * quickstart.yaml:14:7: steps[4].szie: unknown key "szie", did you mean "size"? (allowed: …)
  * quickstart.yaml:6:7: machine.regions[1]: EEXIST: region "uart" 0x… overlaps region "dram" …
+ * t.yaml:30:24: steps[4].table: no page table named "cpu_pt", did you mean "cpu-pt"? (have: …)
  * ```
  *
  * @example
@@ -24,7 +25,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { closest, showValue } from "./format.js";
 import type { Position } from "./locate.js";
 import { locate, positionOf } from "./locate.js";
-import { buildPlatform, formatDocPath, machineSchema } from "./machine.js";
+import { buildMachine, formatDocPath, machineSchema } from "./machine.js";
 import type { StepRegistry } from "./registry.js";
 import type { Scenario } from "./schema.js";
 import { scenarioSchema } from "./schema.js";
@@ -201,9 +202,22 @@ function check(
     const m = machineSchema.safeParse(valueAt(data, ["machine"]));
     if (m.success) machine = m.data;
   }
-  if (machine !== undefined)
-    for (const p of buildPlatform(machine).problems)
+  if (machine !== undefined) {
+    const built = buildMachine(machine);
+    for (const p of built.problems)
       problems.push({ path: p.path, message: p.error.message, onKey: false, kind: "machine" });
+    // What steps name in the machine (tables, devices), once the machine is whole.
+    if (parsed.success && built.problems.length === 0)
+      parsed.data.steps.forEach((step, i) => {
+        for (const p of registry.get(step.op)?.check?.(step, built.machine) ?? [])
+          problems.push({
+            path: ["steps", i, ...p.path],
+            message: p.message,
+            onKey: false,
+            kind: "schema",
+          });
+      });
+  }
   return {
     scenario: parsed.success && problems.length === 0 ? parsed.data : undefined,
     problems,

@@ -8,7 +8,7 @@ import { runScenario } from "./run.js";
 import { scenarioJsonSchema } from "./schema.js";
 import type { StepModule } from "./step-module.js";
 import { defineStep } from "./step-module.js";
-import { physSteps } from "./steps/index.js";
+import { physSteps, statisticsSteps } from "./steps/index.js";
 import { addressSchema, showAddress } from "./values.js";
 
 /** A module of another system: it only needs the StepModule interface. */
@@ -59,8 +59,8 @@ describe("step registry", () => {
   it("the default registry refuses ops it does not know, at their position", () => {
     const r = parseScenario(TEXT, "c.yaml");
     expect(r.ok ? [] : r.errors.map(formatScenarioError)).toEqual([
-      'c.yaml:8:11: steps[1].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats)',
-      'c.yaml:10:11: steps[3].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats)',
+      'c.yaml:8:11: steps[1].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu)',
+      'c.yaml:10:11: steps[3].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu)',
     ]);
   });
 
@@ -72,7 +72,11 @@ describe("step registry", () => {
         throw new TypeError("a bug");
       },
     });
-    const registry = createStepRegistry([physSteps, { name: "boom", ops: { boom } }]);
+    const registry = createStepRegistry([
+      physSteps,
+      statisticsSteps,
+      { name: "boom", ops: { boom } },
+    ]);
     const text = TEXT.replace(
       /steps:[\s\S]*/,
       "steps:\n  - { op: boom, expectError: EINVAL }\n  - { op: stats }\n",

@@ -25,12 +25,21 @@ import type { ErrorCode, MemweaveError } from "../../base/errors.js";
 import { fail, isMemweaveError } from "../../base/errors.js";
 import type { Json } from "../../base/events.js";
 import type { Platform } from "../../devices/platform.js";
-import { createPlatform } from "./machine.js";
+import { createMachine } from "./machine.js";
+import type { DeviceSummary, PageTableSummary } from "./machine/translation-report.js";
+import { describeTranslationMachine } from "./machine/translation-report.js";
+import type { BuiltMachine } from "./machine-module.js";
 import type { ScenarioStep, StepRegistry } from "./registry.js";
 import type { Scenario } from "./schema.js";
-import type { StoreStatistics, TargetStatistics } from "./statistics.js";
-import { platformStatistics } from "./statistics.js";
-import type { NameBinding, ReportTable, StepContext, StepDefinition } from "./step-module.js";
+import type { MachineStatistics } from "./statistics.js";
+import { machineStatistics } from "./statistics.js";
+import type {
+  NameBinding,
+  ReportBlock,
+  ReportTable,
+  StepContext,
+  StepDefinition,
+} from "./step-module.js";
 import { defaultStepRegistry } from "./steps/index.js";
 import type { AddressExpr } from "./values.js";
 import { showAddress } from "./values.js";
@@ -53,6 +62,8 @@ export type StepResult = {
   output?: { [key: string]: Json };
   /** Tables for people (e.g. the statistics of a `stats` step). */
   tables?: ReportTable[];
+  /** Preformatted text for people (e.g. the dump of a `dump` step). */
+  blocks?: ReportBlock[];
   /** The error the step failed with, if it failed (expectedly or not). */
   error?: { code: string; message: string };
 };
@@ -66,7 +77,10 @@ export type Expectation = {
   message: string;
 };
 
-/** The machine as built: regions and targets with physical addresses. */
+/**
+ * The machine as built: regions and targets with physical addresses; page tables and devices
+ * when it has some.
+ */
 export type MachineSummary = {
   regions: Array<{ name: string; base: number; size: number; kind: string; device?: string }>;
   targets: Array<{
@@ -74,6 +88,8 @@ export type MachineSummary = {
     allocator: string;
     ranges: Array<{ region: string; base: number; size: number }>;
   }>;
+  pageTables?: PageTableSummary[];
+  devices?: DeviceSummary[];
 };
 
 /** Everything a run reports; plain JSON data. */
@@ -89,7 +105,7 @@ export type RunResult = {
   /** The index of the step whose unexpected failure stopped the run, if one did. */
   stoppedAt?: number;
   /** Statistics after the last step that ran. */
-  statistics: { targets: TargetStatistics[]; store: StoreStatistics };
+  statistics: MachineStatistics;
   /** Events published on the platform bus during the steps, in total and per type. */
   events: { total: number; byType: { [type: string]: number } };
 };
@@ -99,6 +115,11 @@ export interface RunOptions {
   readonly seed?: number;
   /** The step modules (default: every built-in module). */
   readonly registry?: StepRegistry;
+  /**
+   * Called once after the last step that ran, with the machine as the steps left it (before
+   * the final statistics are taken): for dumps (`memweave dump`) and inspection in tests.
+   */
+  readonly onFinish?: (machine: BuiltMachine) => void;
 }
 
 /** The names a scenario binds (`as: buf`), and what they stand for. */
@@ -146,7 +167,9 @@ class Names {
   }
 }
 
-function describeMachine(platform: Platform): MachineSummary {
+function describeMachine(machine: BuiltMachine): MachineSummary {
+  const platform: Platform = machine.platform;
+  const { pageTables, devices } = describeTranslationMachine(machine);
   return {
     regions: platform.map.regions().map((r) => {
       const region: MachineSummary["regions"][number] = {
@@ -163,6 +186,8 @@ function describeMachine(platform: Platform): MachineSummary {
       allocator: t.kind,
       ranges: t.ranges.map((r) => ({ region: r.region, base: r.base, size: r.size })),
     })),
+    ...(pageTables.length > 0 ? { pageTables } : {}),
+    ...(devices.length > 0 ? { devices } : {}),
   };
 }
 
@@ -179,8 +204,9 @@ function describeStep(definition: StepDefinition | undefined, step: ScenarioStep
 export function runScenario(scenario: Scenario, options: RunOptions = {}): RunResult {
   const registry = options.registry ?? defaultStepRegistry;
   const seed = options.seed ?? scenario.seed;
-  const platform = createPlatform(scenario.machine, seed);
-  const machine = describeMachine(platform);
+  const built = createMachine(scenario.machine, seed);
+  const platform = built.platform;
+  const machine = describeMachine(built);
 
   const byType = new Map<string, number>();
   let total = 0;
@@ -194,6 +220,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
   let current = -1;
   const ctx: StepContext = {
     platform,
+    objects: built.objects,
     checkName: (name) => names.check(name),
     bind: (name, binding) => names.bind(name, binding),
     lookup: (name, kind) => names.lookup(name, kind),
@@ -227,6 +254,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
       if (report.summary !== undefined) result.summary = report.summary;
       if (report.output !== undefined) result.output = { ...report.output };
       if (report.tables !== undefined) result.tables = [...report.tables];
+      if (report.blocks !== undefined) result.blocks = [...report.blocks];
     } catch (e) {
       thrown = e;
       failed = true;
@@ -263,6 +291,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
         : "ok";
   });
   stopListening();
+  options.onFinish?.(built);
 
   const passed = expectations.filter((x) => x.passed).length;
   const failedCount = expectations.length - passed;
@@ -277,7 +306,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
     steps,
     expectations: { passed, failed: failedCount, list: expectations },
     ...(stoppedAt !== undefined ? { stoppedAt } : {}),
-    statistics: platformStatistics(platform),
+    statistics: machineStatistics(built),
     events: { total, byType: Object.fromEntries(sortedTypes) },
   };
 }

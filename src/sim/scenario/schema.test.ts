@@ -38,6 +38,14 @@ describe("the JSON Schema", () => {
       "copy",
       "expect",
       "stats",
+      "map",
+      "unmap",
+      "protect",
+      "access",
+      "translate",
+      "dump",
+      "tlbi",
+      "smmu",
     ]);
   });
 });
@@ -48,6 +56,8 @@ describe("the examples", () => {
   it("there are examples", () => {
     expect(examples).toContain("examples/quickstart.yaml");
     expect(examples).toContain("examples/chunk-pool.yaml");
+    expect(examples).toContain("examples/translation.yaml");
+    expect(examples).toContain("examples/nested.yaml");
   });
 
   it.each(examples)("%s is valid and every expectation holds", (file) => {
@@ -100,6 +110,15 @@ describe("the invalid examples", () => {
     ],
     "examples/invalid/unknown-region.yaml": [
       'examples/invalid/unknown-region.yaml:10:26: machine.targets[0].ranges[0].region: ENOENT: target "system": no region named "dram0"',
+    ],
+    "examples/invalid/bad-prot.yaml": [
+      'examples/invalid/bad-prot.yaml:12:72: steps[0].prot: expected a prot like "rw", "r", "rwx" or "rwc" (letters r w x c m p), got "rq"',
+    ],
+    "examples/invalid/unknown-table.yaml": [
+      'examples/invalid/unknown-table.yaml:13:39: machine.devices[0].ttbr0: ENOENT: no page table named "cpu_pt", did you mean "cpu-pt"?',
+    ],
+    "examples/invalid/unknown-table-in-step.yaml": [
+      'examples/invalid/unknown-table-in-step.yaml:12:23: steps[0].table: no page table named "cpu_pt", did you mean "cpu-pt"?',
     ],
     "examples/invalid/many-errors.yaml": [
       "examples/invalid/many-errors.yaml:2:10: version:",

@@ -22,6 +22,7 @@ import type { z } from "zod";
 import type { PhysAddr } from "../../base/address.js";
 import type { Json } from "../../base/events.js";
 import type { Platform } from "../../devices/platform.js";
+import type { BuiltMachine, DocPath, MachineObjects } from "./machine-module.js";
 import type { AddressExpr } from "./values.js";
 
 /** A small table a step reports, for people (the CLI prints it). Cells are already text. */
@@ -29,6 +30,12 @@ export interface ReportTable {
   readonly title: string;
   readonly head: readonly string[];
   readonly rows: ReadonlyArray<readonly string[]>;
+}
+
+/** A block of preformatted text a step reports (a page-table dump); printed as is. */
+export interface ReportBlock {
+  readonly title: string;
+  readonly text: string;
 }
 
 /** What a step reports when it succeeds. Everything is plain JSON data. */
@@ -39,6 +46,8 @@ export interface StepReport {
   readonly output?: { readonly [key: string]: Json };
   /** Tables for people (e.g. statistics). */
   readonly tables?: readonly ReportTable[];
+  /** Preformatted text for people (dumps); JSON output carries it as strings. */
+  readonly blocks?: readonly ReportBlock[];
 }
 
 /**
@@ -55,9 +64,11 @@ export interface NameBinding {
   readonly physAddress?: number;
 }
 
-/** What a step's `run` may use: the platform, the scenario's names, and expectations. */
+/** What a step's `run` may use: the machine, the scenario's names, and expectations. */
 export interface StepContext {
   readonly platform: Platform;
+  /** What machine modules built beyond the platform (page tables), by kind and name. */
+  readonly objects: MachineObjects;
   /**
    * Check that `name` may be bound: EEXIST if it is bound to an object still live (a name whose
    * object is gone may be bound again). Call it before changing any state, so that a refused
@@ -74,6 +85,12 @@ export interface StepContext {
   expect(passed: boolean, message: string): void;
 }
 
+/** A problem {@link StepDefinition.check} finds: a path within the step and a message. */
+export interface StepProblem {
+  readonly path: DocPath;
+  readonly message: string;
+}
+
 /** A zod schema of one step: a strict object whose `op` is a literal. */
 export type StepSchema = z.ZodObject<{ op: z.ZodLiteral<string> } & z.core.$ZodLooseShape>;
 
@@ -88,6 +105,12 @@ export interface StepDefinition<S extends StepSchema = StepSchema> {
    * checks `expectError` against the code. Record value checks with `ctx.expect`.
    */
   run(ctx: StepContext, step: z.output<S>): StepReport | void;
+  /**
+   * Optional: check, when the scenario is loaded, what the step names in the machine (a table,
+   * a device) against the machine as built, so a typo is an error at its line and column
+   * rather than a failure when the step runs. Paths are relative to the step.
+   */
+  check?(step: z.output<S>, machine: BuiltMachine): readonly StepProblem[];
 }
 
 /** Define a step with its types inferred from the schema. */

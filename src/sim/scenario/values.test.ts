@@ -8,9 +8,11 @@ import {
   dataSchema,
   parseAddress,
   parseHexBytes,
+  protSchema,
   showAddress,
   sizeSchema,
 } from "./values.js";
+import { PROT } from "../../mmu/prot.js";
 
 describe("sizes", () => {
   it("accepts numbers and the size strings of parseSize", () => {
@@ -124,5 +126,26 @@ describe("formatting", () => {
     expect(closest("allocate", ["alloc", "free"])).toBe("alloc");
     expect(closest("Size", ["size"])).toBe("size");
     expect(closest("banana", ["size", "target"])).toBeUndefined();
+  });
+});
+
+describe("prot strings", () => {
+  it("become Linux IOMMU_* flags (execute-never unless x)", () => {
+    expect(protSchema.parse("rw")).toBe(PROT.READ | PROT.WRITE | PROT.NOEXEC);
+    expect(protSchema.parse("r")).toBe(PROT.READ | PROT.NOEXEC);
+    expect(protSchema.parse("RWXC")).toBe(PROT.READ | PROT.WRITE | PROT.CACHE);
+    expect(protSchema.parse("rwmp")).toBe(
+      PROT.READ | PROT.WRITE | PROT.MMIO | PROT.PRIV | PROT.NOEXEC,
+    );
+  });
+
+  it("refuse unknown letters, no access, and MMIO with cacheable, saying why", () => {
+    const message = (v: unknown) => protSchema.safeParse(v).error?.issues[0]?.message;
+    const start = 'expected a prot like "rw", "r", "rwx" or "rwc" (letters r w x c m p), got';
+    expect(message("rq")).toBe(`${start} "rq"`);
+    expect(message("")).toBe(`${start} ""`);
+    expect(message(6)).toBe(`${start} 6`);
+    expect(message("xc")).toBe(`${start} "xc" (it grants neither r nor w)`);
+    expect(message("rmc")).toBe(`${start} "rmc" (MMIO and cacheable exclude each other)`);
   });
 });

@@ -4,7 +4,7 @@
  *
  * Each schema accepts what people write (the JSON Schema shows the input forms) and produces
  * what the model needs: a size becomes a number of bytes, an address an {@link AddressExpr},
- * data a `Uint8Array`. Bad values are refused with a message that says what was expected and
+ * data a `Uint8Array`, a prot string (`"rw"`) the `IOMMU_*` flags. Bad values are refused with a message that says what was expected and
  * what was found, e.g. `expected a size like 4K, 0x1000 or 65536, got "4.5K"`.
  */
 import { z } from "zod";
@@ -13,6 +13,8 @@ import { hex } from "../../base/address.js";
 import type { ErrorCode } from "../../base/errors.js";
 import { ERROR_CODES, fail, isMemweaveError } from "../../base/errors.js";
 import { parseSize } from "../../base/size.js";
+import type { Prot } from "../../mmu/prot.js";
+import { parseProt, PROT } from "../../mmu/prot.js";
 import { showValue } from "./format.js";
 
 /**
@@ -239,3 +241,40 @@ export const errorCodeSchema = z
 
 /** A byte value for fills. */
 export const byteValueSchema = byteSchema.meta({ description: "A byte value, 0..255." });
+
+function protMessage(input: unknown, reason?: string): string {
+  return `expected a prot like "rw", "r", "rwx" or "rwc" (letters r w x c m p), got ${showValue(input)}${reason ? ` (${reason})` : ""}`;
+}
+
+/**
+ * Mapping permissions as letters (`parseProt`): r read, w write, x executable (absent:
+ * execute-never), c cacheable, m device memory (MMIO), p privileged only; e.g. "rw", "r",
+ * "rwx", "rwc", "rwm". At least one of r and w.
+ */
+export const protSchema = z
+  .string({ error: whenPresent((input) => protMessage(input)) })
+  .regex(/^[rwxcmpRWXCMP]+$/, { error: whenPresent((input) => protMessage(input)) })
+  .transform((text, ctx): Prot => {
+    let prot: Prot;
+    try {
+      prot = parseProt(text);
+    } catch (e) {
+      const detail = isMemweaveError(e) ? e.detail.replace(/^prot "[^"]*": /, "") : undefined;
+      ctx.issues.push({ code: "custom", message: protMessage(text, detail), input: text });
+      return z.NEVER;
+    }
+    if ((prot & (PROT.READ | PROT.WRITE)) === 0) {
+      ctx.issues.push({
+        code: "custom",
+        message: protMessage(text, "it grants neither r nor w"),
+        input: text,
+      });
+      return z.NEVER;
+    }
+    return prot;
+  })
+  .meta({
+    id: "Prot",
+    description:
+      'Mapping permissions as letters: r read, w write, x executable (without x: execute-never), c cacheable, m device memory (MMIO), p privileged only; e.g. "rw", "r", "rwx", "rwc". At least r or w.',
+  });

@@ -6,11 +6,19 @@ import { createStepRegistry } from "../registry.js";
 import type { StepRegistry } from "../registry.js";
 import type { StepModule } from "../step-module.js";
 import { physSteps } from "./phys.js";
+import { statisticsSteps } from "./statistics.js";
+import { translationSteps } from "./translation.js";
 
 export { ALLOCATION_KIND, physSteps } from "./phys.js";
+export { statisticsSteps } from "./statistics.js";
+export { translationSteps } from "./translation.js";
 
 /** Every built-in step module. */
-export const BUILTIN_STEP_MODULES: readonly StepModule[] = [physSteps];
+export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
+  physSteps,
+  statisticsSteps,
+  translationSteps,
+];
 
 /** The registry of the built-in step modules, used when no other registry is given. */
 export const defaultStepRegistry: StepRegistry = createStepRegistry(BUILTIN_STEP_MODULES);

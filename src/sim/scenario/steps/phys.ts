@@ -1,6 +1,7 @@
 /**
  * The steps of physical memory: allocate from and free to memory targets, write, read, fill and
- * copy physical memory, and check or report the statistics of targets and the byte store.
+ * copy physical memory. (Checking and reporting the statistics of targets and the byte store is
+ * `expect` and `stats`, in `statistics.ts`.)
  *
  * | op      | fields                                                              |
  * | ------- | ------------------------------------------------------------------- |
@@ -10,8 +11,6 @@
  * | read    | addr, size and/or expect                                            |
  * | fill    | addr, size, value                                                   |
  * | copy    | from, to, size                                                      |
- * | expect  | target + totalBytes/freeBytes/largestFreeBlock/…, materializedPages |
- * | stats   | target?                                                             |
  *
  * Every operation goes through the {@link Platform}, so it is atomic (a failed step changes
  * nothing) and publishes its events on the platform bus.
@@ -19,19 +18,15 @@
 import { z } from "zod";
 
 import { hex } from "../../../base/address.js";
-import { fail } from "../../../base/errors.js";
-import { parseSize } from "../../../base/size.js";
 import { describeChunks } from "../../../phys/allocator.js";
 import type { AllocOptions, PhysAllocation } from "../../../phys/target.js";
-import { hexBytes, showSize, showValue } from "../format.js";
-import { platformStatistics, statisticsTables, targetStatistics } from "../statistics.js";
+import { hexBytes, showSize } from "../format.js";
 import type { StepModule } from "../step-module.js";
 import { defineStep } from "../step-module.js";
 import {
   addressSchema,
   allocationNameSchema,
   byteValueSchema,
-  countSchema,
   dataSchema,
   objectNameSchema,
   showAddress,
@@ -267,183 +262,8 @@ const copy = defineStep({
   },
 });
 
-/** The target statistics an `expect` step can check, and how each is shown. */
-const TARGET_CHECKS = {
-  totalBytes: "size",
-  freeBytes: "size",
-  largestFreeBlock: "size",
-  liveAllocations: "count",
-  allocCalls: "count",
-  freeCalls: "count",
-  failedCalls: "count",
-} as const;
-type TargetCheck = keyof typeof TARGET_CHECKS;
-const TARGET_CHECK_KEYS = Object.keys(TARGET_CHECKS) as TargetCheck[];
-
-const freeChunksSchema = z
-  .record(z.string(), countSchema)
-  .transform((record, ctx) => {
-    const out: Array<{ chunkSize: number; count: number }> = [];
-    for (const [key, count] of Object.entries(record)) {
-      try {
-        out.push({ chunkSize: parseSize(key), count });
-      } catch {
-        ctx.issues.push({
-          code: "custom",
-          path: [key],
-          message: `expected a chunk size like 1M or 64K as the key, got ${showValue(key)}`,
-          input: key,
-        });
-      }
-    }
-    return out;
-  })
-  .meta({
-    description:
-      'chunk-pool targets: free chunks per pool, keyed by chunk size, e.g. { "1M": 31, "4K": 2048 }.',
-  });
-
-const expect = defineStep({
-  schema: z
-    .strictObject({
-      op: z.literal("expect"),
-      target: targetName.optional().meta({ description: "The target whose statistics to check." }),
-      totalBytes: sizeSchema.optional().meta({ description: "Bytes the target manages." }),
-      freeBytes: sizeSchema.optional().meta({ description: "Bytes of the target not allocated." }),
-      largestFreeBlock: sizeSchema.optional().meta({
-        description: "The largest single piece the target could allocate now.",
-      }),
-      liveAllocations: countSchema.optional().meta({ description: "Allocations not yet freed." }),
-      allocCalls: countSchema.optional().meta({ description: "alloc calls, failed or not." }),
-      freeCalls: countSchema.optional().meta({ description: "Successful free calls." }),
-      failedCalls: countSchema.optional().meta({ description: "Failed alloc calls." }),
-      freeChunks: freeChunksSchema.optional(),
-      materializedPages: countSchema.optional().meta({
-        description: "Store-wide: 4 KiB pages of physical memory that hold written data.",
-      }),
-    })
-    .superRefine((step, ctx) => {
-      const targetChecks: string[] = TARGET_CHECK_KEYS.filter((k) => step[k] !== undefined);
-      if (step.freeChunks !== undefined) targetChecks.push("freeChunks");
-      if (targetChecks.length > 0 && step.target === undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: ["target"],
-          message: `missing required key "target" (${targetChecks.join(", ")} ${targetChecks.length === 1 ? "is a statistic" : "are statistics"} of a target)`,
-        });
-      if (targetChecks.length === 0 && step.materializedPages === undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: [],
-          message: `expected something to check: ${[...TARGET_CHECK_KEYS, "freeChunks", "materializedPages"].join(", ")}`,
-        });
-    })
-    .meta({
-      title: "expect",
-      description:
-        "Check statistics of a target (with target) and of the byte store (materializedPages); each key checked is one expectation.",
-    }),
-  describe(step) {
-    const parts: string[] = [];
-    for (const k of TARGET_CHECK_KEYS) {
-      const v = step[k];
-      if (v !== undefined) parts.push(`${k} ${TARGET_CHECKS[k] === "size" ? showSize(v) : v}`);
-    }
-    for (const c of step.freeChunks ?? [])
-      parts.push(`${c.count} free ${showSize(c.chunkSize)} chunks`);
-    const target = parts.length > 0 ? `${step.target}: ${parts.join(", ")}` : "";
-    const store =
-      step.materializedPages !== undefined ? `${step.materializedPages} pages materialized` : "";
-    return `expect ${[target, store].filter((s) => s !== "").join("; ")}`;
-  },
-  run(ctx, step) {
-    // Look everything up first, so an unknown target or pool records no expectation.
-    const results: Array<{ passed: boolean; message: string }> = [];
-    if (step.target !== undefined) {
-      const stats = targetStatistics(ctx.platform.target(step.target));
-      for (const k of TARGET_CHECK_KEYS) {
-        const want = step[k];
-        if (want === undefined) continue;
-        const got = stats[k];
-        const show = TARGET_CHECKS[k] === "size" ? showSize : String;
-        const what = `${step.target}.${k}`;
-        results.push({
-          passed: got === want,
-          message:
-            got === want
-              ? `${what} = ${show(want)}`
-              : `${what}: expected ${show(want)}, got ${show(got)}`,
-        });
-      }
-      for (const c of step.freeChunks ?? []) {
-        if (stats.pools === undefined)
-          fail("EINVAL", `target "${step.target}" is ${stats.allocator}, not a chunk-pool`);
-        const pool =
-          stats.pools.find((p) => p.chunkSize === c.chunkSize) ??
-          fail("ENOENT", `target "${step.target}" has no pool of ${showSize(c.chunkSize)} chunks`);
-        const what = `${step.target} free ${showSize(c.chunkSize)} chunks`;
-        results.push({
-          passed: pool.freeChunks === c.count,
-          message:
-            pool.freeChunks === c.count
-              ? `${what} = ${c.count}`
-              : `${what}: expected ${c.count}, got ${pool.freeChunks}`,
-        });
-      }
-    }
-    if (step.materializedPages !== undefined) {
-      const got = ctx.platform.store.materializedPages;
-      const want = step.materializedPages;
-      results.push({
-        passed: got === want,
-        message:
-          got === want
-            ? `materialized pages = ${want}`
-            : `materialized pages: expected ${want}, got ${got}`,
-      });
-    }
-    for (const r of results) ctx.expect(r.passed, r.message);
-    const failed = results.filter((r) => !r.passed).length;
-    return {
-      summary: failed === 0 ? `${results.length} checked` : `${failed} of ${results.length} differ`,
-    };
-  },
-});
-
-const stats = defineStep({
-  schema: z
-    .strictObject({
-      op: z.literal("stats"),
-      target: targetName
-        .optional()
-        .meta({ description: "Only this target (default: every target)." }),
-    })
-    .meta({
-      title: "stats",
-      description: "Record the statistics of the memory targets and of the byte store.",
-    }),
-  describe: (step) => `statistics of ${step.target ?? "every target"}`,
-  run(ctx, step) {
-    const all = platformStatistics(ctx.platform);
-    const targets =
-      step.target === undefined
-        ? all.targets
-        : [targetStatistics(ctx.platform.target(step.target))];
-    return {
-      summary: targets
-        .map((t) => `${t.name}: ${showSize(t.freeBytes)} of ${showSize(t.totalBytes)} free`)
-        .concat(
-          `${all.store.materializedPages} page${all.store.materializedPages === 1 ? "" : "s"} materialized`,
-        )
-        .join("; "),
-      output: { targets, store: all.store },
-      tables: statisticsTables(targets),
-    };
-  },
-});
-
 /** The physical-memory steps. */
 export const physSteps: StepModule = {
   name: "phys",
-  ops: { alloc, free, write, read, fill, copy, expect, stats },
+  ops: { alloc, free, write, read, fill, copy },
 };
