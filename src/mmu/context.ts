@@ -171,13 +171,12 @@ export class TranslationContext implements TlbFlush {
    */
   translate(va: number, access: Access, out: TranslateOut): number {
     this.stats.translations++;
-    const need = permNeeded(access);
     const tlb = this.tlb;
     if (tlb !== undefined && this.enabled) {
       const i = tlb.lookup(va, this.asid, this.vmid);
       if (i >= 0) {
         const perm = tlb.entryPerm(i);
-        if ((perm & need) !== 0 && (perm & PERM.AF) !== 0) {
+        if ((perm & permNeeded(access)) !== 0 && (perm & PERM.AF) !== 0) {
           const size = tlb.entryPageSize(i);
           out.pa = tlb.entryPa(i) + offsetIn(va, size);
           out.size = size;
@@ -191,9 +190,18 @@ export class TranslationContext implements TlbFlush {
       }
       this.stats.tlbMisses++;
     }
+    return this.translateMiss(va, access, out);
+  }
+
+  /**
+   * {@link translate} past the TLB: the walk, then the TLB fill. Apart, so that the hit path
+   * stays small enough for the compiler to inline into the access path.
+   */
+  private translateMiss(va: number, access: Access, out: TranslateOut): number {
     out.hit = false;
     const code = this.walk(va, access, out);
     if (code !== FAULT_NONE) return code;
+    const tlb = this.tlb;
     if (tlb !== undefined) {
       const base = va - offsetIn(va, out.size);
       tlb.insert(

@@ -216,6 +216,7 @@ export class PageTable {
   ).fill(undefined);
 
   private words(page: number): Uint32Array {
+    if (this.memory.stableViews !== true) return this.memory.words(page);
     const slot = (page >>> 12) & 15;
     if (this.viewKeys[slot] === page) return this.viewWords[slot]!;
     const w = this.memory.words(page);

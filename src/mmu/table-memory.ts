@@ -12,6 +12,7 @@ import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import type { ByteStore } from "../phys/byte-store.js";
 import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
+import { BuddyAllocator } from "../phys/buddy.js";
 import type { MemoryTarget, PhysAllocation } from "../phys/target.js";
 
 export interface TableMemory {
@@ -24,6 +25,11 @@ export interface TableMemory {
   freeTable(addr: number): void;
   /** The 1024 little-endian words of the 4 KiB page at `pageAddr` (page-aligned). */
   words(pageAddr: number): Uint32Array;
+  /**
+   * True if the view for an address never changes (tables in physical memory), so walkers may
+   * keep it; false when addresses are translated (by stage 2) and could be remapped.
+   */
+  readonly stableViews?: boolean;
 }
 
 /**
@@ -35,6 +41,7 @@ export interface TableMemory {
  * as the format requires.
  */
 export class PhysTableMemory implements TableMemory {
+  readonly stableViews = true;
   private readonly live = new Map<number, PhysAllocation>();
   /** Tables allocated and freed over the memory's life. */
   allocated = 0;
@@ -82,5 +89,67 @@ export class PhysTableMemory implements TableMemory {
   /** Tables currently allocated. */
   get liveTables(): number {
     return this.live.size;
+  }
+}
+
+/**
+ * A guest's table memory: tables addressed by IPA, allocated from a range of the guest's IPA
+ * space (a buddy allocator over it) and reached through the VM's stage-2 table, as a guest
+ * kernel's page tables are. A nested walk finds them the same way: each stage-1 table address
+ * is an IPA that stage 2 translates.
+ *
+ * An IPA page that stage 2 does not map cannot hold a table: allocation checks every page of the
+ * new table and fails with EFAULT (returning what it took); `words` of an unmapped IPA is EFAULT.
+ */
+export class IpaTableMemory implements TableMemory {
+  readonly stableViews = false;
+  private readonly allocator: BuddyAllocator;
+  allocated = 0;
+  freed = 0;
+
+  constructor(
+    private readonly store: ByteStore,
+    private readonly stage2: {
+      translate(ipa: number): { pa: number } | undefined;
+    },
+    ipaBase: number,
+    ipaSize: number,
+    name = "guest tables",
+  ) {
+    this.allocator = new BuddyAllocator(ipaBase, ipaSize, name);
+  }
+
+  private pa(ipa: number): number {
+    const t = this.stage2.translate(ipa);
+    if (t === undefined)
+      fail("EFAULT", `${this.allocator.name}: IPA ${hex(ipa)} is not mapped by stage 2`);
+    return t.pa;
+  }
+
+  allocTable(bytes: number): number {
+    const size = Math.max(bytes, STORE_PAGE_SIZE);
+    const ipa = this.allocator.alloc(size, size);
+    try {
+      for (let off = 0; off < size; off += STORE_PAGE_SIZE)
+        this.store.fill(this.pa(ipa + off), STORE_PAGE_SIZE, 0);
+    } catch (e) {
+      this.allocator.free(ipa);
+      throw e;
+    }
+    this.allocated++;
+    return ipa;
+  }
+
+  freeTable(addr: number): void {
+    this.allocator.free(addr);
+    this.freed++;
+  }
+
+  words(pageAddr: number): Uint32Array {
+    return this.store.pageWords(this.pa(pageAddr));
+  }
+
+  get liveTables(): number {
+    return this.allocator.liveAllocations;
   }
 }

@@ -188,7 +188,7 @@ export function walkTable(
   const wide = descBytes === 8;
   const last = g.levels - 1;
   const lpae = g.lpae;
-  if (out.viewMem !== mem) {
+  if (out.viewMem !== mem || mem.stableViews !== true) {
     out.viewMem = mem;
     out.viewPage.fill(-1);
   }
