@@ -1,14 +1,13 @@
 import { describe, expect, it } from "vitest";
 
 import { PROT } from "../mmu/prot.js";
-import type { AccessFaultError } from "./bus-master.js";
 import { Accelerator } from "./accelerator.js";
 import { Cpu } from "./cpu.js";
 import {
   bytes,
-  caught,
   DRAM,
   expectError,
+  faultOf,
   K,
   M,
   machine,
@@ -167,20 +166,16 @@ describe("Accelerator", () => {
       npu.read(0x40_0000, 1);
       expect(npu.tlb.stats().valid).toBe(1);
       proc.protect(0x40_0000, 2 * M, RO);
-      expect((caught(() => npu.write(0x40_0000, bytes(1))) as AccessFaultError).fault.kind).toBe(
-        "permission",
-      );
+      expect(faultOf(() => npu.write(0x40_0000, bytes(1))).kind).toBe("permission");
       proc.unmap(0x40_0000, 2 * M);
       expect(npu.tlb.stats().valid).toBe(0);
-      expect((caught(() => npu.read(0x40_0000, 1)) as AccessFaultError).fault.kind).toBe(
-        "translation",
-      );
+      expect(faultOf(() => npu.read(0x40_0000, 1)).kind).toBe("translation");
     });
 
     it("accesses are unprivileged by default: kernel-only mappings fault", () => {
       const { proc, npu, phys } = shared();
       proc.map(0x1000, phys(4 * K), 4 * K, RW | PROT.PRIV);
-      expect((caught(() => npu.read(0x1000, 1)) as AccessFaultError).fault.kind).toBe("permission");
+      expect(faultOf(() => npu.read(0x1000, 1)).kind).toBe("permission");
       expect(npu.read(0x1000, 1, { privileged: true })).toEqual(bytes(0));
     });
 
@@ -217,6 +212,11 @@ describe("Accelerator", () => {
     expect(npu.tlb.stats().valid).toBe(0);
     npu.read(0x1000, 1);
     npu.tlbiAll();
+    expect(npu.tlb.stats().valid).toBe(0);
+    npu.read(0x1000, 1);
+    npu.tlbiVmid(npu.vmid + 1);
+    expect(npu.tlb.stats().valid).toBe(1);
+    npu.tlbiVmid();
     expect(npu.tlb.stats().valid).toBe(0);
     // No table at all: the MMU is off, addresses are physical.
     npu.setTable(undefined);

@@ -28,19 +28,15 @@
  */
 import { fail } from "../base/errors.js";
 import { EventBus } from "../base/events.js";
-import type { Fault, TableRoot } from "../mmu/context.js";
-import { rootOf, TranslationContext } from "../mmu/context.js";
+import type { TableRoot } from "../mmu/context.js";
 import { PageTable } from "../mmu/page-table.js";
-import type { Access } from "../mmu/prot.js";
-import type { Tlb } from "../mmu/tlb.js";
 import type { Region, RegionSpec } from "../phys/memory-map.js";
 import { MemoryMap } from "../phys/memory-map.js";
 import type { TargetSpec } from "../phys/target.js";
 import { MemoryTarget } from "../phys/target.js";
-import type { ChunkOut } from "./bus-master.js";
-import { BusMaster } from "./bus-master.js";
-import type { TlbGeometry } from "./coherence.js";
-import { asRoot, checkTag, TlbCoherence, tlbFrom } from "./coherence.js";
+import { checkTag } from "./coherence.js";
+import type { MmuMasterOptions } from "./mmu-master.js";
+import { MmuMaster } from "./mmu-master.js";
 import type { Platform } from "./platform.js";
 
 export const ACCELERATOR_TLB_DEFAULT = { sets: 64, ways: 4 } as const;
@@ -52,56 +48,30 @@ export interface LocalMemorySpec {
   target?: string;
 }
 
-export interface AcceleratorOptions {
-  name: string;
+export interface AcceleratorOptions extends Omit<MmuMasterOptions, "ttbr0" | "ttbr1" | "split"> {
   /** Its own stage-1 table (or none yet). */
   ttbr0?: PageTable | TableRoot;
-  asid?: number;
-  stage2?: PageTable | TableRoot;
-  vmid?: number;
-  tlb?: Tlb | TlbGeometry;
   localMemory?: LocalMemorySpec;
 }
 
-export class Accelerator extends BusMaster {
+export class Accelerator extends MmuMaster {
   readonly kind = "accelerator";
-  readonly mmu: TranslationContext;
-  readonly tlb: Tlb;
   /** The device-local region it brought, if any. */
   readonly localRegion: Region | undefined;
   /** The memory target over it. */
   readonly localTarget: MemoryTarget | undefined;
-  private readonly coherence: TlbCoherence;
-  private s1Table: PageTable | undefined;
-  private s2Table: PageTable | undefined;
 
   constructor(platform: Platform, options: AcceleratorOptions) {
-    super(platform, options.name);
-    const name = options.name;
-    if (options.asid !== undefined) checkTag("asid", name, options.asid);
-    if (options.vmid !== undefined) checkTag("vmid", name, options.vmid);
-    checkStage(name, options.ttbr0, 1, "ttbr0");
-    checkStage(name, options.stage2, 2, "stage 2");
-    this.tlb = tlbFrom(options.tlb, ACCELERATOR_TLB_DEFAULT, `${name} tlb`);
-    this.mmu = new TranslationContext({
-      name,
-      ...(options.ttbr0 ? { ttbr0: asRoot(options.ttbr0) } : {}),
-      ...(options.stage2 ? { stage2: asRoot(options.stage2) } : {}),
-      asid: options.asid ?? 0,
-      vmid: options.vmid ?? 0,
-      tlb: this.tlb,
-    });
-    this.coherence = new TlbCoherence(this.tlb);
+    // One stage-1 table: no TTBR1, whatever an untyped caller passes.
+    super(platform, { ...options, ttbr1: undefined, split: undefined }, ACCELERATOR_TLB_DEFAULT);
     const local = options.localMemory
-      ? validateLocalMemory(platform, name, options.localMemory)
+      ? validateLocalMemory(platform, options.name, options.localMemory)
       : undefined;
     // Nothing below can fail: the platform changes only now.
     if (local !== undefined) {
       this.localRegion = platform.addRegion(local.region);
       this.localTarget = platform.addTarget(local.target);
     }
-    if (options.ttbr0 instanceof PageTable) this.s1Table = options.ttbr0;
-    if (options.stage2 instanceof PageTable) this.s2Table = options.stage2;
     this.retrack();
     this.register();
   }
@@ -110,26 +80,13 @@ export class Accelerator extends BusMaster {
     return false;
   }
 
-  protected translateChunk(va: number, access: Access, out: ChunkOut): Fault | undefined {
-    return this.translateWith(this.mmu, va, access, out);
-  }
-
-  get asid(): number {
-    return this.mmu.asid;
-  }
-
   /**
    * Point the MMU at a stage-1 table (any root; undefined: none, every access faults), with an
    * ASID (default: the current one). No flush: entries are tagged. A {@link PageTable} is
    * tracked for coherence.
    */
   setTable(table: PageTable | TableRoot | undefined, asid = this.mmu.asid): void {
-    checkStage(this.name, table, 1, "table");
-    checkTag("asid", this.name, asid);
-    this.mmu.ttbr0 = table === undefined ? undefined : asRoot(table);
-    this.mmu.asid = asid;
-    this.s1Table = table instanceof PageTable ? table : undefined;
-    this.retrack();
+    this.loadStage1(table, asid, "table");
   }
 
   /**
@@ -142,54 +99,17 @@ export class Accelerator extends BusMaster {
         "EINVAL",
         `${this.name}: shareTableWith needs a PageTable (to follow its invalidations)`,
       );
-    checkStage(this.name, table, 1, "shared table");
+    this.loadStage1(table, asid, "shared table");
+  }
+
+  /** Check and load the stage-1 table and its ASID (`what` names the table in errors). */
+  private loadStage1(table: PageTable | TableRoot | undefined, asid: number, what: string): void {
+    this.checkStage(table, 1, what);
     checkTag("asid", this.name, asid);
-    this.mmu.ttbr0 = rootOf(table);
+    this.load("ttbr0", table);
     this.mmu.asid = asid;
-    this.s1Table = table;
     this.retrack();
   }
-
-  /** Load a stage 2 and its VMID, or remove it; no flush. */
-  setStage2(table: PageTable | TableRoot | undefined, vmid = this.mmu.vmid): void {
-    checkStage(this.name, table, 2, "stage 2");
-    checkTag("vmid", this.name, vmid);
-    this.mmu.stage2 = table === undefined ? undefined : asRoot(table);
-    this.mmu.vmid = vmid;
-    this.s2Table = table instanceof PageTable ? table : undefined;
-    this.retrack();
-  }
-
-  /** Invalidate the whole TLB. */
-  tlbiAll(): void {
-    this.tlb.invalidateAll();
-  }
-
-  /** Invalidate the non-global entries of `asid` (default: the current one). */
-  tlbiAsid(asid = this.mmu.asid): void {
-    this.tlb.invalidateAsid(asid, this.mmu.vmid);
-  }
-
-  /** Invalidate the entries of `[va, va+size)` for `asid` (or any ASID with "any"). */
-  tlbiRange(va: number, size: number, asid: number | "any" = this.mmu.asid): void {
-    this.tlb.invalidateRange(va, size, asid === "any" ? undefined : asid, this.mmu.vmid);
-  }
-
-  private retrack(): void {
-    const { asid, vmid } = this.mmu;
-    if (this.s1Table) this.coherence.track(this.s1Table, asid, vmid);
-    if (this.s2Table) this.coherence.track(this.s2Table, asid, vmid);
-  }
-}
-
-function checkStage(
-  name: string,
-  table: PageTable | TableRoot | undefined,
-  stage: 1 | 2,
-  what: string,
-): void {
-  if (table !== undefined && table.format.stage !== stage)
-    fail("EINVAL", `${name}: ${what} needs a stage-${stage} table, not ${table.format.name}`);
 }
 
 /**

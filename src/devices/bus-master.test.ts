@@ -9,24 +9,18 @@ import { Cpu } from "./cpu.js";
 import {
   bytes,
   caught,
+  cpuMachine,
   DRAM,
   expectError,
+  faultOf,
   K,
   M,
   machine,
   pattern,
   RO,
   RW,
-  S1,
   UART,
 } from "./machine.testutil.js";
-
-function cpuMachine() {
-  const m = machine();
-  const pt = m.table(S1, "kernel");
-  const cpu = new Cpu(m.platform, { name: "cpu0", ttbr0: pt, asid: 1 });
-  return { ...m, pt, cpu };
-}
 
 describe("the access path", () => {
   it("splits an access at 4K page boundaries, one translation per page", () => {
@@ -129,9 +123,9 @@ describe("faults", () => {
   it("reports the level where the walk stopped", () => {
     const { pt, cpu, phys } = cpuMachine();
     pt.map(0x1000, phys(4 * K), 4 * K, RW);
-    const f = (caught(() => cpu.read(0x2000, 1)) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.read(0x2000, 1));
     expect(f).toMatchObject({ kind: "translation", stage: 1, level: 3, va: 0x2000 });
-    const g = (caught(() => cpu.read(0x4000_0000, 1)) as AccessFaultError).fault;
+    const g = faultOf(() => cpu.read(0x4000_0000, 1));
     expect(g.level).toBe(1);
   });
 
@@ -139,7 +133,7 @@ describe("faults", () => {
     const { pt, cpu, phys } = cpuMachine();
     pt.map(0x1000, phys(4 * K), 4 * K, RO);
     expect(cpu.read(0x1000, 4)).toEqual(new Uint8Array(4));
-    const f = (caught(() => cpu.write(0x1000, bytes(1))) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.write(0x1000, bytes(1)));
     expect(f).toMatchObject({ kind: "permission", stage: 1, level: 3, va: 0x1000 });
     expect(f.access).toEqual({ kind: "write", privileged: true });
   });
@@ -158,14 +152,14 @@ describe("faults", () => {
     pt.map(0x1000, phys(4 * K), 4 * K, RW | PROT.NOEXEC);
     pt.map(0x2000, phys(4 * K), 4 * K, RO);
     expect(cpu.read(0x2000, 4, { exec: true })).toHaveLength(4);
-    const f = (caught(() => cpu.read(0x1000, 4, { exec: true })) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.read(0x1000, 4, { exec: true }));
     expect(f).toMatchObject({ kind: "permission", access: { kind: "exec", privileged: true } });
   });
 
   it("a clear access flag (PROT.NO_AF): an access-flag fault", () => {
     const { pt, cpu, phys } = cpuMachine();
     pt.map(0x20_0000, phys(2 * M), 2 * M, RW | PROT.NO_AF);
-    const f = (caught(() => cpu.read(0x20_0010, 4)) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.read(0x20_0010, 4));
     expect(f).toMatchObject({ kind: "access-flag", stage: 1, level: 2, va: 0x20_0010 });
   });
 
@@ -179,13 +173,13 @@ describe("faults", () => {
     pt.walk({ leaf: (l) => void (descAddr = l.descAddr) });
     const page = Math.floor(descAddr / 4096) * 4096;
     tables.words(page)[((descAddr - page) >>> 2) + 1]! |= 1 << 8;
-    const f = (caught(() => cpu.read(0x1000, 4)) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.read(0x1000, 4));
     expect(f).toMatchObject({ kind: "address-size", stage: 1, level: 3 });
   });
 
   it("an input address beyond the input size: a translation fault at the root", () => {
     const { cpu } = cpuMachine();
-    const f = (caught(() => cpu.read(2 ** 48, 4)) as AccessFaultError).fault;
+    const f = faultOf(() => cpu.read(2 ** 48, 4));
     expect(f).toMatchObject({ kind: "translation", level: 0, va: 2 ** 48 });
   });
 
@@ -379,5 +373,27 @@ describe("atomicity", () => {
     expect(platform.read(DRAM + 256 * M - 2, 2)).toEqual(bytes(9, 8));
     expect(platform.read(DRAM + 256 * M, 2)).toEqual(bytes(7, 6));
     expect(cpu.read(0x2f_fffe, 4)).toEqual(bytes(9, 8, 7, 6));
+  });
+
+  it("the fast path's region cache lets nothing but memory through", () => {
+    const { platform, cpu, pt, phys } = cpuMachine();
+    const ram = phys(4 * K);
+    pt.map(0x1000, ram, 4 * K, RW);
+    pt.map(0x2000, UART, 4 * K, RW | PROT.MMIO);
+    pt.map(0x3000, DRAM + 256 * M, 4 * K, RW); // a hole
+    pt.map(0x4000, DRAM + 256 * M - 4 * K, 4 * K, RW); // the last page of the region
+    cpu.write(0x1000, bytes(1, 2)); // caches the DRAM region
+    const seen: number[] = [];
+    platform.attachIoHandler("uart", {
+      read: (off, out) => void (seen.push(off), out.fill(0x55)),
+      write: () => undefined,
+    });
+    expect(cpu.read(0x2004, 2)).toEqual(bytes(0x55, 0x55));
+    expect(seen).toEqual([4]);
+    expectError(() => cpu.read(0x3000, 1), "EFAULT", "bus error");
+    expect(cpu.read(0x1000, 2)).toEqual(bytes(1, 2));
+    cpu.write(0x4ffe, bytes(3, 4));
+    expect(platform.read(DRAM + 256 * M - 2, 2)).toEqual(bytes(3, 4));
+    expect(cpu.stats).toMatchObject({ reads: 2, writes: 2, translations: 5, failures: 0 });
   });
 });

@@ -145,21 +145,25 @@ export class AccessFaultError extends MemweaveError {
   }
 }
 
-/** What {@link BusMaster.translateChunk} fills in. */
 const NO_OPTIONS: AccessOptions = {};
 const FAST_NONE = 0;
 const FAST_TRANSLATED = 1;
 const FAST_DONE = 2;
 
-export class ChunkOut {
+/**
+ * What {@link BusMaster.translateChunk} fills in. It is a {@link TranslateOut}, so a
+ * {@link TranslationContext} translates straight into it (`hit` is the context's; `tlb` is what
+ * counts for the master).
+ */
+export class ChunkOut extends TranslateOut {
   /** The output (physical) address of the input address. */
-  pa = 0;
+  declare pa: number;
   /** Bytes from the input address to the end of the translation that covers it. */
   avail = 0;
   /** The size of that translation (page, block, or window). */
-  size = 0;
+  declare size: number;
   /** Its PERM mask. */
-  perm = 0;
+  declare perm: number;
   tlb: "hit" | "miss" | "none" = "none";
 }
 
@@ -183,7 +187,13 @@ export abstract class BusMaster implements Device {
   };
   private readonly handlers: FaultHandler[] = [];
   private readonly chunk = new ChunkOut();
-  private readonly tout = new TranslateOut();
+  /**
+   * The last RAM or device-local region an access fell in (`[memBase, memEnd)`), so the fast
+   * path answers most region lookups with two comparisons. Regions are never removed or
+   * changed, so the cache never goes stale.
+   */
+  private memBase = 0;
+  private memEnd = 0;
 
   /**
    * Checks the name is free (EEXIST) but does not register: a concrete master calls
@@ -227,13 +237,9 @@ export abstract class BusMaster implements Device {
     access: Access,
     out: ChunkOut,
   ): Fault | undefined {
-    const t = this.tout;
-    if (ctx.translate(va, access, t) !== FAULT_NONE) return ctx.lastFault;
-    out.pa = t.pa;
-    out.size = t.size;
-    out.avail = t.size - offsetIn(va, t.size);
-    out.perm = t.perm;
-    out.tlb = ctx.tlb === undefined ? "none" : t.hit ? "hit" : "miss";
+    if (ctx.translate(va, access, out) !== FAULT_NONE) return ctx.lastFault;
+    out.avail = out.size - offsetIn(va, out.size);
+    out.tlb = ctx.tlb === undefined ? "none" : out.hit ? "hit" : "miss";
     return undefined;
   }
 
@@ -260,17 +266,8 @@ export abstract class BusMaster implements Device {
   readInto(addr: number, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
     const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
     const first = this.fastTranslate(access, addr, out.length);
-    if (first === FAST_DONE) {
-      this.platform.store.read(this.chunk.pa, out);
-    } else {
-      const segs = this.prepare(access, addr, out.length, first);
-      let off = 0;
-      for (let i = 0; i < segs.length; i += 2) {
-        const n = segs[i + 1]!;
-        this.platform.readInto(segs[i]!, out.subarray(off, off + n));
-        off += n;
-      }
-    }
+    if (first === FAST_DONE) this.platform.store.read(this.chunk.pa, out);
+    else this.transfer(access, addr, out, first);
     this.stats.reads++;
     this.stats.bytesRead += out.length;
     return out;
@@ -300,11 +297,11 @@ export abstract class BusMaster implements Device {
    */
   private fastTranslate(access: Access, va: number, length: number): Fault | number {
     if (
-      length === 0 ||
-      !(va >= 0 && va + length <= Number.MAX_SAFE_INTEGER && Number.isInteger(va))
+      !(length > 0 && va >= 0 && va + length <= Number.MAX_SAFE_INTEGER) ||
+      !Number.isInteger(va) ||
+      this.platform.bus.listening
     )
       return FAST_NONE;
-    if (this.platform.bus.listening) return FAST_NONE;
     const c = this.chunk;
     this.stats.translations++;
     const fault = this.translateChunk(va, access, c);
@@ -312,8 +309,39 @@ export abstract class BusMaster implements Device {
     if (c.tlb === "hit") this.stats.tlbHits++;
     else if (c.tlb === "miss") this.stats.tlbMisses++;
     if (c.avail < length) return FAST_TRANSLATED;
-    const r = this.platform.map.findRange(c.pa, length);
-    return r !== undefined && r.kind !== "io" ? FAST_DONE : FAST_TRANSLATED;
+    const pa = c.pa;
+    return (pa >= this.memBase && pa + length <= this.memEnd) || this.isMemory(pa, length)
+      ? FAST_DONE
+      : FAST_TRANSLATED;
+  }
+
+  /**
+   * True if `[pa, pa+length)` lies in one RAM or device-local region, which then becomes the
+   * cached one.
+   */
+  private isMemory(pa: number, length: number): boolean {
+    const r = this.platform.map.findRange(pa, length);
+    if (r === undefined || r.kind === "io") return false;
+    this.memBase = r.base;
+    this.memEnd = r.end;
+    return true;
+  }
+
+  /**
+   * The general path of an access of `bytes` (read into them, or written from them): translate
+   * and check every chunk ({@link prepare}), then move the bytes through the platform.
+   */
+  private transfer(access: Access, va: number, bytes: Uint8Array, first: Fault | number): void {
+    const segs = this.prepare(access, va, bytes.length, first);
+    const write = access.kind === "write";
+    let off = 0;
+    for (let i = 0; i < segs.length; i += 2) {
+      const n = segs[i + 1]!;
+      const part = bytes.subarray(off, off + n);
+      if (write) this.platform.write(segs[i]!, part);
+      else this.platform.readInto(segs[i]!, part);
+      off += n;
+    }
   }
 
   /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
@@ -321,17 +349,8 @@ export abstract class BusMaster implements Device {
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
     const access = this.accessOf("write", opts.privileged);
     const first = this.fastTranslate(access, addr, data.length);
-    if (first === FAST_DONE) {
-      this.platform.store.write(this.chunk.pa, data);
-    } else {
-      const segs = this.prepare(access, addr, data.length, first);
-      let off = 0;
-      for (let i = 0; i < segs.length; i += 2) {
-        const n = segs[i + 1]!;
-        this.platform.write(segs[i]!, data.subarray(off, off + n));
-        off += n;
-      }
-    }
+    if (first === FAST_DONE) this.platform.store.write(this.chunk.pa, data);
+    else this.transfer(access, addr, data, first);
     this.stats.writes++;
     this.stats.bytesWritten += data.length;
   }

@@ -8,13 +8,13 @@ import { PageTable } from "../mmu/page-table.js";
 import { PROT } from "../mmu/prot.js";
 import type { TableMemory } from "../mmu/table-memory.js";
 import { formatTlb, Tlb } from "../mmu/tlb.js";
-import type { AccessFaultError } from "./bus-master.js";
 import { Cpu } from "./cpu.js";
 import {
   bytes,
   caught,
   DRAM,
   expectError,
+  faultOf,
   K,
   M,
   machine,
@@ -91,7 +91,7 @@ describe("Cpu", () => {
     expect(platform.read(k, 1)).toEqual(bytes(2));
     // Without TTBR0, the lower half faults (it does not bypass translation).
     cpu.setTtbr0(undefined);
-    expect((caught(() => cpu.read(u, 1)) as AccessFaultError).fault).toMatchObject({
+    expect(faultOf(() => cpu.read(u, 1))).toMatchObject({
       kind: "translation",
       level: 0,
     });
@@ -154,7 +154,7 @@ describe("Cpu", () => {
       a.unmap(0x1000, 4 * K);
       cpu.setTtbr0(a);
       cpu.setAsid(1);
-      const f = (caught(() => cpu.read(0x1000, 1)) as AccessFaultError).fault;
+      const f = faultOf(() => cpu.read(0x1000, 1));
       expect(f.kind).toBe("translation");
     });
 
@@ -190,15 +190,11 @@ describe("Cpu", () => {
       cpu.write(0x20_0000, bytes(1));
       cpu.write(0x1000, bytes(1));
       a.protect(0x20_0000, 2 * M, RO);
-      expect((caught(() => cpu.write(0x20_0000, bytes(2))) as AccessFaultError).fault.kind).toBe(
-        "permission",
-      );
+      expect(faultOf(() => cpu.write(0x20_0000, bytes(2))).kind).toBe("permission");
       // Unmapping part of the block splits it; the rest still reads, the part faults.
       a.unmap(0x20_1000, 4 * K);
       expect(cpu.read(0x20_0000, 1)).toEqual(bytes(1));
-      expect((caught(() => cpu.read(0x20_1000, 1)) as AccessFaultError).fault.kind).toBe(
-        "translation",
-      );
+      expect(faultOf(() => cpu.read(0x20_1000, 1)).kind).toBe("translation");
       a.unmap(0x1000, 4 * K);
       expect(caught(() => cpu.read(0x1000, 1)).code).toBe("EFAULT");
       expect(platform.read(big, 1)).toEqual(bytes(1));
@@ -296,7 +292,7 @@ describe("a vCPU: stage 1 in guest IPA space, nested in stage 2", () => {
     const last = guest.tablePages().at(-1)!; // the level-3 table, an IPA
     expect(last.level).toBe(3);
     s2.unmap(last.addr, 4 * K);
-    const f = (caught(() => vcpu.read(0x1000, 4)) as AccessFaultError).fault;
+    const f = faultOf(() => vcpu.read(0x1000, 4));
     expect(f).toMatchObject({ kind: "translation", stage: 2, onTableWalk: true, va: 0x1000 });
     expect(Math.floor(f.ipa! / 4096) * 4096).toBe(last.addr);
     expect(caught(() => vcpu.read(0x1000, 4)).message).toContain("on a stage-1 table walk");
@@ -306,7 +302,7 @@ describe("a vCPU: stage 1 in guest IPA space, nested in stage 2", () => {
     const { s2, guest, vcpu, phys, platform } = vm();
     const IPA = 0x5000_0000;
     guest.map(0x2000, IPA, 4 * K, RW);
-    const f = (caught(() => vcpu.read(0x2010, 4)) as AccessFaultError).fault;
+    const f = faultOf(() => vcpu.read(0x2010, 4));
     expect(f).toMatchObject({
       kind: "translation",
       stage: 2,
@@ -331,9 +327,9 @@ describe("a vCPU: stage 1 in guest IPA space, nested in stage 2", () => {
     guest.map(0x3000, IPA, 4 * K, RW);
     guest.map(0x4000, IPA, 4 * K, RO);
     expect(vcpu.read(0x3000, 1)).toHaveLength(1);
-    const f = (caught(() => vcpu.write(0x3000, bytes(1))) as AccessFaultError).fault;
+    const f = faultOf(() => vcpu.write(0x3000, bytes(1)));
     expect(f).toMatchObject({ kind: "permission", stage: 2, ipa: IPA, level: 3 });
-    const g = (caught(() => vcpu.write(0x4000, bytes(1))) as AccessFaultError).fault;
+    const g = faultOf(() => vcpu.write(0x4000, bytes(1)));
     expect(g).toMatchObject({ kind: "permission", stage: 1 });
   });
 
@@ -347,7 +343,7 @@ describe("a vCPU: stage 1 in guest IPA space, nested in stage 2", () => {
     platform.copy(other, ram, 4 * K);
     s2.unmap(GUEST_RAM, 4 * K);
     expect(vcpu.tlb.stats().valid).toBe(0);
-    expect((caught(() => vcpu.read(0x1000, 1)) as AccessFaultError).fault.stage).toBe(2);
+    expect(faultOf(() => vcpu.read(0x1000, 1)).stage).toBe(2);
     s2.map(GUEST_RAM, other, 4 * K, RW);
     expect(vcpu.read(0x1000, 1)).toEqual(bytes(1));
     vcpu.write(0x1000, bytes(2));

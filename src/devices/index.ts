@@ -2,6 +2,7 @@ export * from "./accelerator.js";
 export * from "./bus-master.js";
 export * from "./coherence.js";
 export * from "./cpu.js";
+export * from "./mmu-master.js";
 export * from "./one-to-one.js";
 export * from "./platform.js";
 export * from "./registry.js";

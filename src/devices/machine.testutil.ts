@@ -1,19 +1,25 @@
 /**
  * A small machine for the device tests: 256 MiB of DRAM at 2 GiB (below 2^32, so the ARMv7
  * short-descriptor format can reach it), an IO page, a buddy target for page tables and one for
- * data, and helpers to build page tables and catch errors.
+ * data, and helpers to build page tables, CPUs and SMMU masters on it, and to catch errors and
+ * faults.
  */
 import { expect } from "vitest";
 
 import type { ErrorCode } from "../base/errors.js";
 import { MemweaveError } from "../base/errors.js";
+import type { Fault, TableRoot } from "../mmu/context.js";
 import type { PageTableFormat } from "../mmu/format.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import { PageTable } from "../mmu/page-table.js";
 import { PROT } from "../mmu/prot.js";
 import { PhysTableMemory } from "../mmu/table-memory.js";
 import { createV7sFormat } from "../mmu/v7s.js";
+import { AccessFaultError } from "./bus-master.js";
+import { Cpu } from "./cpu.js";
 import { Platform } from "./platform.js";
+import type { BindOptions, SmmuMaster } from "./smmu.js";
+import { Smmu } from "./smmu.js";
 
 export const K = 1024;
 export const M = 1024 * K;
@@ -50,6 +56,39 @@ export function machine() {
   return { platform, tables, table, phys };
 }
 
+/** {@link machine} with a CPU "cpu0" (ASID 1) whose TTBR0 is an empty stage-1 table `pt`. */
+export function cpuMachine() {
+  const m = machine();
+  const pt = m.table(S1, "kernel");
+  const cpu = new Cpu(m.platform, { name: "cpu0", ttbr0: pt, asid: 1 });
+  return { ...m, pt, cpu };
+}
+
+/** {@link machine} with an SMMU "smmu0" of these contexts (default: "gpu" and "dsp"). */
+export function smmuMachine(contexts: number | string[] = ["gpu", "dsp"]) {
+  const m = machine();
+  const smmu = new Smmu(m.platform, { name: "smmu0", contexts });
+  return { ...m, smmu };
+}
+
+/**
+ * Bind `table` to the SMMU context `context`, activate it, and attach a master `name` to it.
+ */
+export function attachBound(
+  smmu: Smmu,
+  table: PageTable | TableRoot,
+  {
+    context = "gpu",
+    name = "dev",
+    ...bind
+  }: BindOptions & { context?: string; name?: string } = {},
+): SmmuMaster {
+  const ctx = smmu.context(context);
+  ctx.bind(table, bind);
+  ctx.activate();
+  return smmu.attachMaster(name, context);
+}
+
 export function caught(fn: () => unknown): MemweaveError {
   try {
     fn();
@@ -58,6 +97,13 @@ export function caught(fn: () => unknown): MemweaveError {
     return e as MemweaveError;
   }
   return expect.unreachable("expected a MemweaveError, nothing was thrown");
+}
+
+/** The fault of an access that must fail with an {@link AccessFaultError}. */
+export function faultOf(fn: () => unknown): Fault {
+  const e = caught(fn);
+  expect(e).toBeInstanceOf(AccessFaultError);
+  return (e as AccessFaultError).fault;
 }
 
 export function expectError(fn: () => unknown, code: ErrorCode, ...texts: string[]): MemweaveError {

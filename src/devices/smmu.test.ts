@@ -3,12 +3,13 @@ import { describe, expect, it } from "vitest";
 import type { Fault } from "../mmu/context.js";
 import { rootOf } from "../mmu/context.js";
 import { PROT } from "../mmu/prot.js";
-import type { AccessFaultError } from "./bus-master.js";
 import { Cpu } from "./cpu.js";
 import {
+  attachBound,
   bytes,
   caught,
   expectError,
+  faultOf,
   K,
   M,
   machine,
@@ -17,15 +18,10 @@ import {
   RW,
   S1,
   S2,
+  smmuMachine,
   V7S,
 } from "./machine.testutil.js";
 import { Smmu, SmmuMaster } from "./smmu.js";
-
-function smmuMachine(contexts: number | string[] = ["gpu", "dsp"]) {
-  const m = machine();
-  const smmu = new Smmu(m.platform, { name: "smmu0", contexts });
-  return { ...m, smmu };
-}
 
 describe("Smmu", () => {
   it("has named contexts sharing one TLB of 64 sets x 4 ways", () => {
@@ -89,9 +85,7 @@ describe("Smmu", () => {
     const s2 = phys(1 * M);
     t.map(0x100_0000, s1, 1 * M, RW);
     t.map(0x110_0000, s2, 1 * M, RW);
-    smmu.context("gpu").bind(t);
-    smmu.context("gpu").activate();
-    const dev = smmu.attachMaster("dev", "gpu");
+    const dev = attachBound(smmu, t);
     const rec = platform.bus.record();
     dev.write(0x10_fff8, pattern(16));
     dev.write(0x10f_fff0, pattern(32, 100));
@@ -113,10 +107,8 @@ describe("Smmu", () => {
     const { smmu, table, phys } = smmuMachine();
     const t = table(S1);
     t.map(0x1000, phys(4 * K), 4 * K, RW | PROT.PRIV);
-    smmu.context("gpu").bind(t);
-    smmu.context("gpu").activate();
-    const dev = smmu.attachMaster("dev", "gpu");
-    const f = (caught(() => dev.read(0x1000, 4)) as AccessFaultError).fault;
+    const dev = attachBound(smmu, t);
+    const f = faultOf(() => dev.read(0x1000, 4));
     expect(f).toMatchObject({
       kind: "permission",
       stage: 1,
@@ -133,7 +125,7 @@ describe("Smmu", () => {
       t.map(0x1000, phys(4 * K), 4 * K, RW);
       const ctx = smmu.context("gpu");
       const dev = smmu.attachMaster("dev", "gpu");
-      const unbound = (caught(() => dev.read(0x1000, 4)) as AccessFaultError).fault;
+      const unbound = faultOf(() => dev.read(0x1000, 4));
       expect(unbound).toMatchObject({
         kind: "translation",
         stage: 1,
@@ -152,9 +144,7 @@ describe("Smmu", () => {
       ctx.deactivate();
       // The entry is still in the TLB, but a disabled context does not look it up.
       expect(smmu.tlb.stats().valid).toBe(1);
-      expect((caught(() => dev.read(0x1000, 4)) as AccessFaultError).fault.kind).toBe(
-        "translation",
-      );
+      expect(faultOf(() => dev.read(0x1000, 4)).kind).toBe("translation");
       expect(ctx.translate(0x1000)).toMatchObject({ ok: false, fault: { kind: "translation" } });
     });
 
@@ -229,16 +219,12 @@ describe("Smmu", () => {
       ).toEqual([0, 1]);
       // Coherence across the shared TLB: the gpu table's unmap drops only the gpu's entry.
       tg.unmap(0x8000, 4 * K);
-      expect((caught(() => gpu.read(0x8000, 1)) as AccessFaultError).fault.kind).toBe(
-        "translation",
-      );
+      expect(faultOf(() => gpu.read(0x8000, 1)).kind).toBe("translation");
       const hits = dsp.stats.tlbHits;
       expect(dsp.read(0x8000, 1)).toEqual(bytes(0x22));
       expect(dsp.stats.tlbHits).toBe(hits + 1);
       td.protect(0x8000, 4 * K, RO);
-      expect((caught(() => dsp.write(0x8000, bytes(0))) as AccessFaultError).fault.kind).toBe(
-        "permission",
-      );
+      expect(faultOf(() => dsp.write(0x8000, bytes(0))).kind).toBe("permission");
     });
 
     it("unbinding or rebinding drops the context's TLB entries and stops following the old table", () => {
@@ -273,15 +259,12 @@ describe("Smmu", () => {
       for (const p of s1.tablePages()) s2.map(p.addr, p.addr, 4 * K, RO);
       s1.map(0x10_0000, 0x4000_0000, 4 * K, RW);
       for (const p of s1.tablePages()) if (!s2.translate(p.addr)) s2.map(p.addr, p.addr, 4 * K, RO);
-      const ctx = smmu.context("gpu");
-      ctx.bind(s1, { stage2: s2 });
-      expect([ctx.asid, ctx.vmid]).toEqual([0, 1]);
-      ctx.activate();
-      const dev = smmu.attachMaster("dev", "gpu");
+      const dev = attachBound(smmu, s1, { stage2: s2 });
+      expect([dev.context.asid, dev.context.vmid]).toEqual([0, 1]);
       platform.write(ram + 0x10, bytes(4, 2));
       expect(dev.read(0x10_0010, 2)).toEqual(bytes(4, 2));
       s2.protect(0x4000_0000, 2 * M, RO);
-      const f = (caught(() => dev.write(0x10_0010, bytes(0))) as AccessFaultError).fault;
+      const f = faultOf(() => dev.write(0x10_0010, bytes(0)));
       expect(f).toMatchObject({ kind: "permission", stage: 2, ipa: 0x4000_0010 });
     });
 
@@ -290,14 +273,11 @@ describe("Smmu", () => {
       const s2 = table(S2);
       const ram = phys(4 * K);
       s2.map(0x4000_0000, ram, 4 * K, RW);
-      const ctx = smmu.context("dsp");
-      ctx.bind(s2);
-      ctx.activate();
-      const dev = smmu.attachMaster("dev", "dsp");
+      const dev = attachBound(smmu, s2, { context: "dsp" });
       dev.write(0x4000_0008, bytes(3));
       expect(platform.read(ram + 8, 1)).toEqual(bytes(3));
       s2.unmap(0x4000_0000, 4 * K);
-      expect((caught(() => dev.read(0x4000_0008, 1)) as AccessFaultError).fault.stage).toBe(2);
+      expect(faultOf(() => dev.read(0x4000_0008, 1)).stage).toBe(2);
     });
   });
 
@@ -305,10 +285,8 @@ describe("Smmu", () => {
     it("the context's handler (iommu_set_fault_handler) runs first and may map and retry", () => {
       const { smmu, table, phys, platform } = smmuMachine();
       const t = table(V7S);
-      const ctx = smmu.context("gpu");
-      ctx.bind(t);
-      ctx.activate();
-      const dev = smmu.attachMaster("dev", "gpu");
+      const dev = attachBound(smmu, t);
+      const ctx = dev.context;
       const order: string[] = [];
       const page = phys(4 * K);
       dev.addFaultHandler(() => (order.push("master"), "terminate"));
