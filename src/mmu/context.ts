@@ -34,6 +34,7 @@ import {
   FAULT_TRANSLATION,
   geometryOf,
   offsetIn,
+  walkTable,
   readDescriptor,
   entryIndex,
   WalkOut,
@@ -276,6 +277,13 @@ export class TranslationContext implements TlbFlush {
   private walkStage1(s1: TableRoot, va: number, access: Access): number {
     const g = geometryOf(s1.format);
     const w = this.w1;
+    if (this.stage2 === undefined) {
+      // Not nested: the plain hardware walk (the fast one), with the same counting and faults.
+      const code = walkTable(s1.format, g, s1.memory, s1.root, va, w);
+      this.stats.descriptorReads += w.reads;
+      if (code === FAULT_NONE) return code;
+      return this.fault(code, 1, s1.format.levels[w.levelIndex]!.level, va, access);
+    }
     w.reads = 0;
     if (va >= g.inputLimit)
       return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[0]!.level, va, access);

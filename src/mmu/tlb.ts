@@ -605,7 +605,8 @@ export class Tlb {
 
 /** log2 of a page size, or -1 unless it is a power of two in [4K, 2^52]. */
 function pageLog2(size: number): number {
-  if (!(size >= 2 ** TLB_MIN_PAGE_LOG2 && size <= 2 ** TLB_MAX_PAGE_LOG2)) return -1;
+  // Literal bounds (2^12, 2^52): `2 ** x` of a module constant is computed on every call.
+  if (!(size >= 4096 && size <= 4503599627370496)) return -1;
   // clz32 for the common sizes (below 2^32): Math.log2 is a call into the runtime.
   const k = size < 0x1_0000_0000 ? 31 - Math.clz32(size) : Math.log2(size);
   return Number.isInteger(k) && POW2[k] === size ? k : -1;
