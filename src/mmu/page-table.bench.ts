@@ -20,7 +20,12 @@ function tableMemory(): PhysTableMemory {
   const map = new MemoryMap();
   map.add({ name: "dram", base: 0x8000_0000, size: 4 * G, kind: "ram" });
   let id = 1;
-  const target = new MemoryTarget({ name: "pt", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } }, map, new EventBus(), () => id++);
+  const target = new MemoryTarget(
+    { name: "pt", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
+    map,
+    new EventBus(),
+    () => id++,
+  );
   return new PhysTableMemory(new ByteStore(), target);
 }
 
@@ -44,7 +49,8 @@ benchCase({
     const out = new WalkOut();
     const mem = table.memory;
     const root = table.root;
-    if (walkTable(format, g, mem, root, vas[0]!, out) !== 0 || out.reads !== 4) throw new Error("setup: walk");
+    if (walkTable(format, g, mem, root, vas[0]!, out) !== 0 || out.reads !== 4)
+      throw new Error("setup: walk");
     return () => {
       let sum = 0;
       for (let i = 0; i < N; i++) {
@@ -66,7 +72,8 @@ benchCase({
     return () => {
       const table = new PageTable(format, mem);
       const va = 0x4000_0000;
-      for (let i = 0; i < W3_PAGES; i++) table.map(va + i * 4096, 0x1_0000_0000 + i * 4096, 4096, RW);
+      for (let i = 0; i < W3_PAGES; i++)
+        table.map(va + i * 4096, 0x1_0000_0000 + i * 4096, 4096, RW);
       table.destroy();
       return table;
     };
@@ -110,8 +117,15 @@ memoryCase({
     table.map(0x10_0000_0000, 0x1_0000_0000, 4 * G, RW | PROT.NOEXEC);
     // 4 GiB aligned to 1G maps as blocks: split it into one million 4K pages by remapping.
     table.unmap(0x10_0000_0000, 4 * G);
-    for (let i = 0; i < 1 << 20; i += 512) table.map(0x10_0000_0000 + i * 4096, 0x1_0000_0000 + i * 4096 + 4096, 512 * 4096 - 4096, RW);
-    for (let i = 0; i < 1 << 20; i += 512) table.map(0x10_0000_0000 + i * 4096 + (512 * 4096 - 4096), 0x1_0000_0000 + i * 4096, 4096, RW);
+    for (let i = 0; i < 1 << 20; i += 512)
+      table.map(0x10_0000_0000 + i * 4096, 0x1_0000_0000 + i * 4096 + 4096, 512 * 4096 - 4096, RW);
+    for (let i = 0; i < 1 << 20; i += 512)
+      table.map(
+        0x10_0000_0000 + i * 4096 + (512 * 4096 - 4096),
+        0x1_0000_0000 + i * 4096,
+        4096,
+        RW,
+      );
     return table;
   },
   exclude: (t) => (t as PageTable).tablePages().reduce((s, p) => s + Math.max(p.bytes, 4096), 0),
