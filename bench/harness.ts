@@ -66,7 +66,12 @@ function usedBytes(): number {
 
 export async function runCases(filter?: RegExp): Promise<Result[]> {
   const results: Result[] = [];
-  for (const c of cases) {
+  // Memory cases first: garbage left by timing cases would skew a heap measurement.
+  const ordered = [
+    ...cases.filter((c) => c.kind === "memory"),
+    ...cases.filter((c) => c.kind === "time"),
+  ];
+  for (const c of ordered) {
     if (filter && !filter.test(c.name)) continue;
     if (c.kind === "time") {
       const fn = c.setup();
