@@ -10,13 +10,14 @@
 import { hex } from "../../../base/address.js";
 import { formatSizeShort } from "../../../base/size.js";
 import { Accelerator } from "../../../devices/accelerator.js";
+import type { BusMasterStats } from "../../../devices/bus-master.js";
 import { BusMaster } from "../../../devices/bus-master.js";
 import { Cpu } from "../../../devices/cpu.js";
 import { OneToOneDevice } from "../../../devices/one-to-one.js";
 import type { Platform } from "../../../devices/platform.js";
 import type { Device } from "../../../devices/registry.js";
 import { Smmu, SmmuMaster } from "../../../devices/smmu.js";
-import type { TableRoot, TranslationContext } from "../../../mmu/context.js";
+import type { ContextStats, TableRoot, TranslationContext } from "../../../mmu/context.js";
 import {
   dumpPageTable,
   formatDescriptor,
@@ -25,7 +26,7 @@ import {
 } from "../../../mmu/dump.js";
 import type { PageTable } from "../../../mmu/page-table.js";
 import { formatAttributes } from "../../../mmu/prot.js";
-import type { Tlb } from "../../../mmu/tlb.js";
+import type { Tlb, TlbStats } from "../../../mmu/tlb.js";
 import { formatPerm, formatTlb } from "../../../mmu/tlb.js";
 import { showSize } from "../format.js";
 import type { BuiltMachine, MachineObjects } from "../machine-module.js";
@@ -192,44 +193,20 @@ export function describeDeviceTranslation(d: DeviceSummary): string {
 
 // --- statistics ---------------------------------------------------------------------------------
 
+/**
+ * The model's own statistics types as plain type aliases (mapped types), so that they are
+ * assignable to JSON data as interfaces are not.
+ */
+type Plain<T> = { [K in keyof T]: T[K] };
+
 /** A TLB's statistics. */
-export type TlbStatistics = {
-  name: string;
-  capacity: number;
-  valid: number;
-  lookups: number;
-  hits: number;
-  misses: number;
-  inserts: number;
-  evictions: number;
-  invalidations: number;
-  invalidatedEntries: number;
-};
+export type TlbStatistics = { name: string; capacity: number } & Plain<TlbStats>;
 
 /** A translation context's counters (a CPU's or accelerator's MMU, an SMMU context bank). */
-export type ContextStatistics = {
-  name: string;
-  translations: number;
-  tlbHits: number;
-  tlbMisses: number;
-  walks: number;
-  descriptorReads: number;
-  faults: number;
-};
+export type ContextStatistics = { name: string } & Plain<ContextStats>;
 
 /** The accesses of a bus master. */
-export type AccessStatistics = {
-  reads: number;
-  writes: number;
-  bytesRead: number;
-  bytesWritten: number;
-  translations: number;
-  tlbHits: number;
-  tlbMisses: number;
-  faults: number;
-  retries: number;
-  failures: number;
-};
+export type AccessStatistics = Plain<BusMasterStats>;
 
 /** A device's statistics. Fields appear for the kinds they apply to. */
 export type DeviceStatistics = {
