@@ -25,9 +25,10 @@ import type { Access } from "./prot.js";
 import { PERM, permNeeded } from "./prot.js";
 import type { TableMemory } from "./table-memory.js";
 import type { Tlb } from "./tlb.js";
-import type { FaultKind, Geometry } from "./walk.js";
+import type { FaultKind } from "./walk.js";
 import {
   FAULT_ACCESS_FLAG,
+  FAULT_ADDRESS_SIZE,
   FAULT_NAMES,
   FAULT_NONE,
   FAULT_PERMISSION,
@@ -284,27 +285,26 @@ export class TranslationContext implements TlbFlush {
       if (code === FAULT_NONE) return code;
       return this.fault(code, 1, s1.format.levels[w.levelIndex]!.level, va, access);
     }
+    // Nested: every table address is an IPA that stage 2 translates before the fetch.
     w.reads = 0;
     if (va >= g.inputLimit)
       return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[0]!.level, va, access);
+    const physical = this.stage2.memory;
     let table = s1.root;
     for (let li = 0; li < g.levels; li++) {
-      let addr =
+      const ipa =
         table + (li === 0 ? Math.floor(va / g.spans[0]!) : entryIndex(g, li, va)) * g.descBytes;
-      if (this.stage2 !== undefined) {
-        // Nested: the table address is an IPA.
-        const code = this.walkStage2(addr, va, access, true);
-        if (code !== FAULT_NONE) return code;
-        addr = this.w2.pa;
-      }
-      readDescriptor(this.physMemory(s1), addr, g.descBytes, w);
+      const code = this.walkStage2(ipa, va, access, true);
+      if (code !== FAULT_NONE) return code;
+      readDescriptor(physical, this.w2.pa, g.descBytes, w);
       this.stats.descriptorReads++;
       const kind = s1.format.kind(li, w.lo, w.hi);
       w.levelIndex = li;
       if (kind === DESC_INVALID)
         return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[li]!.level, va, access);
       const next = s1.format.address(li, w.lo, w.hi);
-      if (next >= g.outputLimit) return this.fault(4, 1, s1.format.levels[li]!.level, va, access);
+      if (next >= g.outputLimit)
+        return this.fault(FAULT_ADDRESS_SIZE, 1, s1.format.levels[li]!.level, va, access);
       if (kind === DESC_LEAF) {
         const size = s1.format.leafSize(li, w.lo, w.hi);
         w.size = size;
@@ -315,56 +315,23 @@ export class TranslationContext implements TlbFlush {
       }
       table = next;
     }
-    return this.fault(FAULT_TRANSLATION, 1, 3, va, access);
-  }
-
-  /**
-   * For nested walks the stage-1 tables' descriptors are read at the physical address stage 2
-   * gave; the stage-2 table memory is the physical memory both live in.
-   */
-  private physMemory(s1: TableRoot): TableMemory {
-    return this.stage2 !== undefined ? this.stage2.memory : s1.memory;
+    // Unreachable: the last level holds only leaves.
+    return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[g.levels - 1]!.level, va, access);
   }
 
   private walkStage2(ipa: number, va: number, access: Access, onTableWalk: boolean): number {
     const s2 = this.stage2!;
-    const g: Geometry = geometryOf(s2.format);
     const w = this.w2;
-    w.reads = 0;
-    const fault = (code: number, level: number) => {
-      this.onTableWalk = onTableWalk;
-      this.faultIpa = ipa;
-      return this.fault(code, 2, level, va, access);
-    };
-    if (ipa >= g.inputLimit) return fault(FAULT_TRANSLATION, s2.format.levels[0]!.level);
-    let table = s2.root;
-    for (let li = 0; li < g.levels; li++) {
-      const addr =
-        table + (li === 0 ? Math.floor(ipa / g.spans[0]!) : entryIndex(g, li, ipa)) * g.descBytes;
-      readDescriptor(s2.memory, addr, g.descBytes, w);
-      this.stats.descriptorReads++;
-      const kind = s2.format.kind(li, w.lo, w.hi);
-      w.levelIndex = li;
-      if (kind === DESC_INVALID) return fault(FAULT_TRANSLATION, s2.format.levels[li]!.level);
-      const next = s2.format.address(li, w.lo, w.hi);
-      if (next >= g.outputLimit) return fault(4, s2.format.levels[li]!.level);
-      if (kind === DESC_LEAF) {
-        const size = s2.format.leafSize(li, w.lo, w.hi);
-        w.size = size;
-        w.base = next;
-        w.pa = next + (ipa - Math.floor(ipa / size) * size);
-        w.perm = s2.format.perm(li, w.lo, w.hi);
-        if (onTableWalk && ((w.perm & PERM.AF) === 0 || (w.perm & PERM.READ_PRIV) === 0))
-          // A stage-1 table fetch is a read that stage 2 must allow.
-          return fault(
-            (w.perm & PERM.AF) === 0 ? FAULT_ACCESS_FLAG : FAULT_PERMISSION,
-            s2.format.levels[li]!.level,
-          );
-        return FAULT_NONE;
-      }
-      table = next;
-    }
-    return fault(FAULT_TRANSLATION, 3);
+    let code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
+    this.stats.descriptorReads += w.reads;
+    // A stage-1 table fetch is a read that stage 2 must allow.
+    if (code === FAULT_NONE && onTableWalk && (w.perm & PERM.AF) === 0) code = FAULT_ACCESS_FLAG;
+    else if (code === FAULT_NONE && onTableWalk && (w.perm & PERM.READ_PRIV) === 0)
+      code = FAULT_PERMISSION;
+    if (code === FAULT_NONE) return code;
+    this.onTableWalk = onTableWalk;
+    this.faultIpa = ipa;
+    return this.fault(code, 2, s2.format.levels[w.levelIndex]!.level, va, access);
   }
 
   private fault(code: number, stage: 1 | 2, level: number, va: number, access: Access): number {
