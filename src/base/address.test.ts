@@ -14,7 +14,7 @@ import {
   virtAddr,
 } from "./address.js";
 import type { ErrorCode } from "./errors.js";
-import { MemweaveError } from "./errors.js";
+import { caught } from "./errors.testutil.js";
 
 const constructors = [
   ["physAddr", physAddr, "physical address"],
@@ -22,16 +22,6 @@ const constructors = [
   ["virtAddr", virtAddr, "virtual address"],
   ["iova", iova, "IOVA"],
 ] as const;
-
-function caught(fn: () => unknown): MemweaveError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MemweaveError);
-    return e as MemweaveError;
-  }
-  expect.unreachable("expected a MemweaveError, nothing was thrown");
-}
 
 describe.each(constructors)("%s", (_name, make, label) => {
   it.each([0, 1, 0x8000_0000, 2 ** 40, 2 ** 52, 2 ** 53 - 1])("accepts %d unchanged", (n) => {

@@ -1,21 +1,11 @@
 import { fc, it } from "@fast-check/vitest";
 import { describe, expect } from "vitest";
 
-import { MemweaveError } from "./errors.js";
 import { Rng } from "./rng.js";
+import { errorCode as code } from "./errors.testutil.js";
 
 function draw(rng: Rng, n: number): number[] {
   return Array.from({ length: n }, () => rng.u32());
-}
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MemweaveError);
-    return (e as MemweaveError).code;
-  }
-  return undefined;
 }
 
 describe("determinism", () => {

@@ -2,24 +2,13 @@ import { fc, it } from "@fast-check/vitest";
 import { describe, expect } from "vitest";
 
 import type { ErrorCode } from "./errors.js";
-import { MemweaveError } from "./errors.js";
 import { formatSize, formatSizeShort, parseSize } from "./size.js";
+import { caught } from "./errors.testutil.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
-
-/** The MemweaveError `fn` throws; fails the test if it throws nothing or something else. */
-function caught(fn: () => unknown): MemweaveError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MemweaveError);
-    return e as MemweaveError;
-  }
-  expect.unreachable("expected a MemweaveError, nothing was thrown");
-}
 
 function expectRefused(input: string | number, code: ErrorCode, text: string): void {
   const e = caught(() => parseSize(input));

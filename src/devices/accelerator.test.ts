@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../base/errors.js";
 import { describe, expect, it } from "vitest";
 
 import { PROT } from "../mmu/prot.js";
@@ -65,7 +66,7 @@ describe("Accelerator", () => {
     });
     const before = snapshot();
     const region = { name: "hbm", base: HBM, size: 16 * M };
-    const cases: Array<[() => unknown, string, string]> = [
+    const cases: Array<[() => unknown, ErrorCode, string]> = [
       [
         () =>
           new Accelerator(platform, {
@@ -128,7 +129,7 @@ describe("Accelerator", () => {
       ],
     ];
     for (const [fn, code, text] of cases) {
-      expectError(fn, code as "EINVAL", text);
+      expectError(fn, code, text);
       expect(snapshot()).toEqual(before);
     }
     new Cpu(platform, { name: "taken" });

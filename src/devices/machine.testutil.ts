@@ -6,8 +6,6 @@
  */
 import { expect } from "vitest";
 
-import type { ErrorCode } from "../base/errors.js";
-import { MemweaveError } from "../base/errors.js";
 import type { Fault, TableRoot } from "../mmu/context.js";
 import type { PageTableFormat } from "../mmu/format.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
@@ -20,6 +18,8 @@ import { Cpu } from "./cpu.js";
 import { Platform } from "./platform.js";
 import type { BindOptions, SmmuMaster } from "./smmu.js";
 import { Smmu } from "./smmu.js";
+import { caught } from "../base/errors.testutil.js";
+export { caught, expectError } from "../base/errors.testutil.js";
 
 export const K = 1024;
 export const M = 1024 * K;
@@ -89,28 +89,11 @@ export function attachBound(
   return smmu.attachMaster(name, context);
 }
 
-export function caught(fn: () => unknown): MemweaveError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MemweaveError);
-    return e as MemweaveError;
-  }
-  return expect.unreachable("expected a MemweaveError, nothing was thrown");
-}
-
 /** The fault of an access that must fail with an {@link AccessFaultError}. */
 export function faultOf(fn: () => unknown): Fault {
   const e = caught(fn);
   expect(e).toBeInstanceOf(AccessFaultError);
   return (e as AccessFaultError).fault;
-}
-
-export function expectError(fn: () => unknown, code: ErrorCode, ...texts: string[]): MemweaveError {
-  const e = caught(fn);
-  expect(e.code).toBe(code);
-  for (const t of texts) expect(e.message).toContain(t);
-  return e;
 }
 
 export function bytes(...values: number[]): Uint8Array {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 
 import type { ErrorCode } from "../base/errors.js";
-import { MemweaveError } from "../base/errors.js";
 import type { MemEvent } from "../base/events.js";
 import type { TargetSpec, TargetStats } from "../phys/target.js";
 import type { IoHandler, PlatformDescription } from "./platform.js";
 import { Platform } from "./platform.js";
+import { expectError } from "../base/errors.testutil.js";
 
 const MiB = 2 ** 20;
 const DRAM = 0x8000_0000;
@@ -29,22 +29,6 @@ function description(): PlatformDescription {
     ],
     seed: 7,
   };
-}
-
-function caught(fn: () => unknown): MemweaveError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MemweaveError);
-    return e as MemweaveError;
-  }
-  expect.unreachable("expected a MemweaveError, nothing was thrown");
-}
-
-function expectError(fn: () => unknown, code: ErrorCode, ...texts: string[]): void {
-  const e = caught(fn);
-  expect(e.code).toBe(code);
-  for (const t of texts) expect(e.message).toContain(t);
 }
 
 function allStats(p: Platform): Record<string, TargetStats> {

@@ -13,6 +13,7 @@ import { iommuPgsize } from "./pgsize.js";
 import { PERM, PROT } from "./prot.js";
 import { PhysTableMemory } from "./table-memory.js";
 import { createV7sFormat } from "./v7s.js";
+import { errorCode as code } from "../base/errors.testutil.js";
 
 const K = 1024;
 const M = 1024 * K;
@@ -39,16 +40,6 @@ function setup(format: PageTableFormat) {
   };
   table.addFlushTarget(flush);
   return { table, memory, target, store, flushes };
-}
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MemweaveError) return e.code;
-    throw e;
-  }
-  return undefined;
 }
 
 /** Every leaf, as [va, size, pa, lo, hi], plus the table addresses: the table's full state. */

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isMemweaveError } from "../base/errors.js";
 import { PERM } from "./prot.js";
 import type { TlbEntry, TlbReplacement } from "./tlb.js";
 import { formatPerm, formatTlb, Tlb } from "./tlb.js";
+import { expectError } from "../base/errors.testutil.js";
 
 const K = 1024;
 const M = 1024 * K;
@@ -11,17 +11,6 @@ const G = 1024 * M;
 
 const RW = PERM.READ_PRIV | PERM.WRITE_PRIV | PERM.READ_USER | PERM.WRITE_USER | PERM.AF;
 const RWG = RW | PERM.GLOBAL;
-
-function expectError(fn: () => unknown, code: string, mentions: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(isMemweaveError(thrown, code as "EINVAL"), `expected ${code}`).toBe(true);
-  expect((thrown as Error).message).toContain(mentions);
-}
 
 /** The vas of a TLB's entries, sorted, for compact assertions. */
 function vas(tlb: Tlb): number[] {

@@ -5,6 +5,8 @@
  */
 import { expect } from "vitest";
 import type { Chunk } from "./allocator.js";
+import type { ErrorCode } from "../base/errors.js";
+import { expectError } from "../base/errors.testutil.js";
 
 /** The reference: what the test believes is allocated, in allocation order. */
 export interface AllocModel {
@@ -38,14 +40,7 @@ export function modelBytes(model: AllocModel): number {
   return model.live.reduce((s, a) => s + a.chunks.reduce((t, c) => t + c.size, 0), 0);
 }
 
-/** Runs `fn`, expects it to throw a MemweaveError with `code`, and returns the error. */
-export function expectCode(fn: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected ${code}`).toBeDefined();
-  expect((thrown as { code?: string }).code).toBe(code);
+/** `fn` must fail with a MemweaveError of `code`. */
+export function expectCode(fn: () => unknown, code: ErrorCode): void {
+  expectError(fn, code);
 }
