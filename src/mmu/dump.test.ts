@@ -28,16 +28,7 @@ const S1 = createLpaeFormat({ stage: 1, granule: 4096, ias: 48, oas: 48 });
 const S2 = createLpaeFormat({ stage: 2, granule: 4096, ias: 40, oas: 40 });
 
 function setup(format: PageTableFormat = S1) {
-  const map = new MemoryMap();
-  map.add({ name: "dram", base: DRAM, size: 64 * M, kind: "ram" });
-  let id = 1;
-  const target = new MemoryTarget(
-    { name: "pt", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
-    map,
-    new EventBus(),
-    () => id++,
-  );
-  const memory = new PhysTableMemory(new ByteStore(), target);
+  const memory = PhysTableMemory.standalone(64 * M, DRAM);
   return { memory, table: new PageTable(format, memory, { name: "t" }) };
 }
 

@@ -1,9 +1,5 @@
 import { benchCase, memoryCase } from "../../bench/harness.js";
-import { EventBus } from "../base/events.js";
 import { Rng } from "../base/rng.js";
-import { ByteStore } from "../phys/byte-store.js";
-import { MemoryMap } from "../phys/memory-map.js";
-import { MemoryTarget } from "../phys/target.js";
 import { createLpaeFormat } from "./lpae.js";
 import { PageTable } from "./page-table.js";
 import { PROT } from "./prot.js";
@@ -17,16 +13,7 @@ const RW = PROT.READ | PROT.WRITE;
 const format = createLpaeFormat({ stage: 1, granule: 4096, ias: 48, oas: 48 });
 
 function tableMemory(): PhysTableMemory {
-  const map = new MemoryMap();
-  map.add({ name: "dram", base: 0x8000_0000, size: 4 * G, kind: "ram" });
-  let id = 1;
-  const target = new MemoryTarget(
-    { name: "pt", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
-    map,
-    new EventBus(),
-    () => id++,
-  );
-  return new PhysTableMemory(new ByteStore(), target);
+  return PhysTableMemory.standalone(4 * G);
 }
 
 const N = 4096;

@@ -1,10 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemweaveError } from "../base/errors.js";
-import { ByteStore } from "../phys/byte-store.js";
-import { MemoryMap } from "../phys/memory-map.js";
-import { EventBus } from "../base/events.js";
-import { MemoryTarget } from "../phys/target.js";
 import type { PageTableFormat } from "./format.js";
 import { createLpaeFormat } from "./lpae.js";
 import type { TlbFlush } from "./page-table.js";
@@ -21,17 +17,8 @@ const G = 1024 * M;
 const RW = PROT.READ | PROT.WRITE;
 
 function setup(format: PageTableFormat) {
-  const map = new MemoryMap();
-  map.add({ name: "dram", base: 0x8000_0000, size: 256 * M, kind: "ram" });
-  let id = 1;
-  const target = new MemoryTarget(
-    { name: "pt", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
-    map,
-    new EventBus(),
-    () => id++,
-  );
-  const store = new ByteStore();
-  const memory = new PhysTableMemory(store, target);
+  const memory = PhysTableMemory.standalone(256 * M);
+  const { store, target } = memory;
   const table = new PageTable(format, memory);
   const flushes: Array<[number, number]> = [];
   const flush: TlbFlush = {

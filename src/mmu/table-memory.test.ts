@@ -1,9 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EventBus } from "../base/events.js";
 import { MemweaveError } from "../base/errors.js";
-import { ByteStore } from "../phys/byte-store.js";
-import { MemoryMap } from "../phys/memory-map.js";
-import { MemoryTarget } from "../phys/target.js";
 import { TranslateOut, TranslationContext, rootOf } from "./context.js";
 import { createLpaeFormat } from "./lpae.js";
 import { PageTable } from "./page-table.js";
@@ -14,17 +10,8 @@ const M = 1 << 20;
 const RW = PROT.READ | PROT.WRITE;
 
 function host() {
-  const map = new MemoryMap();
-  map.add({ name: "dram", base: 0x8000_0000, size: 64 * M, kind: "ram" });
-  let id = 1;
-  const target = new MemoryTarget(
-    { name: "host", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
-    map,
-    new EventBus(),
-    () => id++,
-  );
-  const store = new ByteStore();
-  return { store, memory: new PhysTableMemory(store, target) };
+  const memory = PhysTableMemory.standalone(64 * M);
+  return { store: memory.store, memory };
 }
 
 describe("IpaTableMemory: a guest's tables at IPAs, reached through stage 2", () => {

@@ -10,10 +10,12 @@
  */
 import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
-import type { ByteStore } from "../phys/byte-store.js";
-import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
+import { EventBus } from "../base/events.js";
+import { ByteStore, STORE_PAGE_SIZE } from "../phys/byte-store.js";
 import { BuddyAllocator } from "../phys/buddy.js";
-import type { MemoryTarget, PhysAllocation } from "../phys/target.js";
+import { MemoryMap } from "../phys/memory-map.js";
+import type { PhysAllocation } from "../phys/target.js";
+import { MemoryTarget } from "../phys/target.js";
 
 export interface TableMemory {
   /**
@@ -50,8 +52,8 @@ export class PhysTableMemory implements TableMemory {
   failAfter: number | undefined = undefined;
 
   constructor(
-    private readonly store: ByteStore,
-    private readonly target: MemoryTarget,
+    readonly store: ByteStore,
+    readonly target: MemoryTarget,
   ) {
     if (target.kind === "chunk-pool")
       fail(
@@ -89,6 +91,27 @@ export class PhysTableMemory implements TableMemory {
   /** Tables currently allocated. */
   get liveTables(): number {
     return this.live.size;
+  }
+
+  /**
+   * Table memory of its own, for page tables without a whole platform: a fresh byte store and a
+   * buddy target over `size` bytes of RAM at `base` (default 2 GiB).
+   *
+   * @example
+   * const pt = new PageTable(createLpaeFormat({ stage: 1, granule: 4096, ias: 48, oas: 48 }),
+   *   PhysTableMemory.standalone(64 << 20));
+   */
+  static standalone(size: number, base = 0x8000_0000): PhysTableMemory {
+    const map = new MemoryMap();
+    map.add({ name: "dram", base, size, kind: "ram" });
+    let id = 1;
+    const target = new MemoryTarget(
+      { name: "tables", ranges: [{ region: "dram" }], allocator: { kind: "buddy" } },
+      map,
+      new EventBus(),
+      () => id++,
+    );
+    return new PhysTableMemory(new ByteStore(), target);
   }
 }
 
