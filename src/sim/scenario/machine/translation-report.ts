@@ -7,6 +7,7 @@
  * Used by the runner's final statistics, the `stats`, `expect` and `dump` steps, and
  * `memweave dump`.
  */
+import { MmuMaster } from "../../../devices/mmu-master.js";
 import { hex } from "../../../base/address.js";
 import { formatSizeShort } from "../../../base/size.js";
 import { Accelerator } from "../../../devices/accelerator.js";
@@ -249,55 +250,24 @@ export type PageTableStatistics = {
 };
 
 export function tlbStatistics(tlb: Tlb): TlbStatistics {
-  const s = tlb.stats();
-  return {
-    name: tlb.name,
-    capacity: tlb.capacity,
-    valid: s.valid,
-    lookups: s.lookups,
-    hits: s.hits,
-    misses: s.misses,
-    inserts: s.inserts,
-    evictions: s.evictions,
-    invalidations: s.invalidations,
-    invalidatedEntries: s.invalidatedEntries,
-  };
+  // `valid` first, as people read it.
+  const { valid, ...counters } = tlb.stats();
+  return { name: tlb.name, capacity: tlb.capacity, valid, ...counters };
 }
 
 function contextStatistics(c: TranslationContext): ContextStatistics {
-  const s = c.stats;
-  return {
-    name: c.name,
-    translations: s.translations,
-    tlbHits: s.tlbHits,
-    tlbMisses: s.tlbMisses,
-    walks: s.walks,
-    descriptorReads: s.descriptorReads,
-    faults: s.faults,
-  };
+  return { name: c.name, ...c.stats };
 }
 
 function accessStatistics(m: BusMaster): AccessStatistics {
-  const s = m.stats;
-  return {
-    reads: s.reads,
-    writes: s.writes,
-    bytesRead: s.bytesRead,
-    bytesWritten: s.bytesWritten,
-    translations: s.translations,
-    tlbHits: s.tlbHits,
-    tlbMisses: s.tlbMisses,
-    faults: s.faults,
-    retries: s.retries,
-    failures: s.failures,
-  };
+  return { ...m.stats };
 }
 
 /** The statistics of one device. */
 export function deviceStatistics(d: Device): DeviceStatistics {
   const out: DeviceStatistics = { name: d.name, kind: d.kind };
   if (d instanceof BusMaster) out.accesses = accessStatistics(d);
-  if (d instanceof Cpu || d instanceof Accelerator) {
+  if (d instanceof MmuMaster) {
     out.context = contextStatistics(d.mmu);
     out.tlb = tlbStatistics(d.tlb);
   } else if (d instanceof SmmuMaster) {
@@ -560,7 +530,7 @@ export function tlbDump(platform: Platform, device: string): TlbDump {
 export function tlbOwners(platform: Platform): string[] {
   return platform
     .devices()
-    .filter((d) => d instanceof Cpu || d instanceof Accelerator || d instanceof Smmu)
+    .filter((d) => d instanceof MmuMaster || d instanceof Smmu)
     .map((d) => d.name);
 }
 

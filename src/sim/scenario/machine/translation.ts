@@ -31,6 +31,7 @@
  * - A TLB's random-replacement seed defaults to one derived from the scenario's seed and the
  *   device's name, so `--seed` varies it and runs stay reproducible.
  */
+import { MmuMaster } from "../../../devices/mmu-master.js";
 import { z } from "zod";
 
 import { fail, isMemweaveError, MemweaveError } from "../../../base/errors.js";
@@ -615,7 +616,7 @@ export function deviceNamed(platform: Platform, name: string): Device {
 /** A device that has a TLB of its own, or (an SMMU and its masters) shares the SMMU's. */
 export function tlbOf(platform: Platform, name: string): { tlb: Tlb; owner: string } {
   const d = deviceNamed(platform, name);
-  if (d instanceof Cpu || d instanceof Accelerator) return { tlb: d.tlb, owner: d.name };
+  if (d instanceof MmuMaster) return { tlb: d.tlb, owner: d.name };
   if (d instanceof Smmu) return { tlb: d.tlb, owner: d.name };
   if (d instanceof SmmuMaster) return { tlb: d.smmu.tlb, owner: d.smmu.name };
   return fail("EINVAL", `device "${name}" is a ${d.kind}: it has no TLB`);
@@ -638,7 +639,7 @@ export function busMasterNamed(platform: Platform, name: string): BusMaster {
 /** The translation context of a translating bus master (CPU, accelerator, SMMU master). */
 export function contextOf(platform: Platform, name: string): TranslationContext {
   const d = deviceNamed(platform, name);
-  if (d instanceof Cpu || d instanceof Accelerator) return d.mmu;
+  if (d instanceof MmuMaster) return d.mmu;
   if (d instanceof SmmuMaster) return d.context.ctx;
   if (d instanceof Smmu)
     fail("EINVAL", `"${name}" is an SMMU: name one of its masters to use its context`);

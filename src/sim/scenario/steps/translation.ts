@@ -26,6 +26,7 @@
  * - The output of an access gives the physical address and the TLB outcome of its first
  *   translation (as the `device.access` event does) and the number of translations it took.
  */
+import { MmuMaster } from "../../../devices/mmu-master.js";
 import { z } from "zod";
 
 import { hex, hexRange } from "../../../base/address.js";
@@ -33,10 +34,8 @@ import type { MemweaveError } from "../../../base/errors.js";
 import { fail, isMemweaveError } from "../../../base/errors.js";
 import type { Json } from "../../../base/events.js";
 import { formatSizeShort } from "../../../base/size.js";
-import { Accelerator } from "../../../devices/accelerator.js";
 import { AccessFaultError, faultToJson } from "../../../devices/bus-master.js";
 import type { AccessOptions } from "../../../devices/bus-master.js";
-import { Cpu } from "../../../devices/cpu.js";
 import { Smmu, SmmuMaster } from "../../../devices/smmu.js";
 import type { Fault } from "../../../mmu/context.js";
 import { describeTranslation } from "../../../mmu/dump.js";
@@ -737,7 +736,7 @@ const tlbi = defineStep({
     const d = deviceNamed(ctx.platform, step.device);
     const va = step.va !== undefined ? ctx.resolve(step.va) : undefined;
     let tlb: Tlb;
-    if (d instanceof Cpu || d instanceof Accelerator) {
+    if (d instanceof MmuMaster) {
       if (step.context !== undefined)
         fail("EINVAL", `${d.name} is a ${d.kind}: context is for SMMUs (use asid)`);
       tlb = d.tlb;
