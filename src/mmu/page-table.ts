@@ -762,20 +762,18 @@ export class PageTable {
       return;
     const firstIdx = Math.max(0, Math.floor((start - tableVa) / span));
     const lastIdx = Math.min(n - 1, Math.floor((end - 1 - tableVa) / span));
-    const w = new WalkOut();
     for (let i = firstIdx; i <= lastIdx; i++) {
       const addr = table + i * this.g.descBytes;
-      const page = Math.floor(addr / 4096) * 4096;
-      const words = this.memory.words(page);
-      const k = (addr - page) >>> 2;
-      w.lo = words[k]!;
-      w.hi = this.g.descBytes === 8 ? words[k + 1]! : 0;
-      const kind = this.format.kind(li, w.lo, w.hi);
+      const inPage = (addr >>> 0) & 4095;
+      const words = this.words(addr - inPage);
+      const lo = words[inPage >>> 2]!;
+      const hi = this.g.descBytes === 8 ? words[(inPage >>> 2) + 1]! : 0;
+      const kind = this.format.kind(li, lo, hi);
       const va = tableVa + i * span;
       if (kind === DESC_TABLE) {
-        this.walkLevel(v, this.format.address(li, w.lo, w.hi), li + 1, va, start, end);
+        this.walkLevel(v, this.format.address(li, lo, hi), li + 1, va, start, end);
       } else if (kind === DESC_LEAF) {
-        const size = this.format.leafSize(li, w.lo, w.hi);
+        const size = this.format.leafSize(li, lo, hi);
         const copies = size / span;
         if (copies > 1 && Math.floor(va / size) * size !== va) continue; // not the first copy
         v.leaf?.({
@@ -783,10 +781,10 @@ export class PageTable {
           level: info.level,
           va,
           size,
-          pa: this.format.address(li, w.lo, w.hi),
+          pa: this.format.address(li, lo, hi),
           descAddr: addr,
-          lo: w.lo,
-          hi: w.hi,
+          lo,
+          hi,
           copies,
         });
       }
