@@ -12,8 +12,14 @@ import { do_not_optimize, measure } from "mitata";
 export interface TimeCase {
   kind: "time";
   name: string;
-  /** Target in nanoseconds per operation. */
+  /** Target in nanoseconds per operation (with `relativeTo`: unused, give 0). */
   targetNs: number;
+  /**
+   * A target relative to another case measured in the same run: at most `factor` times its
+   * figure (the other case must run first; with a filter that skips it, the absolute target
+   * applies).
+   */
+  relativeTo?: { name: string; factor: number };
   /** Operations one call of `fn` performs. */
   ops?: number;
   /** Builds the state once; `fn` is then timed. */
@@ -50,6 +56,8 @@ export interface Result {
   p50?: number;
   target: number;
   met: boolean;
+  /** How a relative target was derived. */
+  note?: string;
 }
 
 function gc(): void {
@@ -78,13 +86,16 @@ export async function runCases(filter?: RegExp): Promise<Result[]> {
       const ops = c.ops ?? 1;
       const stats = await measure(() => do_not_optimize(fn()), { min_cpu_time: 500e6 });
       const value = stats.avg / ops;
+      const base = c.relativeTo && results.find((r) => r.name === c.relativeTo!.name);
+      const target = base ? base.value * c.relativeTo!.factor : c.targetNs;
       results.push({
         name: c.name,
         unit: "ns/op",
         value,
         p50: stats.p50 / ops,
-        target: c.targetNs,
-        met: value <= c.targetNs,
+        target,
+        met: value <= target,
+        ...(base ? { note: `${c.relativeTo!.factor} x "${base.name.slice(0, 40)}…"` } : {}),
       });
     } else {
       gc();
@@ -106,7 +117,7 @@ export async function runCases(filter?: RegExp): Promise<Result[]> {
     const fmt = (x: number) =>
       r.unit === "MiB" ? x.toFixed(2) : x < 10 ? x.toFixed(2) : x.toFixed(1);
     console.log(
-      `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ${r.unit.padEnd(5)} (target <= ${fmt(r.target)}${r.p50 !== undefined ? `, p50 ${fmt(r.p50)}` : ""})`,
+      `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ${r.unit.padEnd(5)} (target <= ${fmt(r.target)}${r.note ? ` = ${r.note}` : ""}${r.p50 !== undefined ? `, p50 ${fmt(r.p50)}` : ""})`,
     );
   }
   return results;

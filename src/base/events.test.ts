@@ -121,9 +121,9 @@ describe("unsubscribe and listening", () => {
     const off1 = bus.on("phys.alloc", () => {});
     expect(bus.listening).toBe(true);
     const off2 = bus.onAny(() => {});
-    off1();
+    off1.dispose();
     expect(bus.listening).toBe(true);
-    off2();
+    off2.dispose();
     expect(bus.listening).toBe(false);
   });
 
@@ -136,8 +136,8 @@ describe("unsubscribe and listening", () => {
     bus.on("phys.free", h2);
     const offAny = bus.onAny(any);
     bus.emit("phys.free", free);
-    off1();
-    offAny();
+    off1.dispose();
+    offAny.dispose();
     bus.emit("phys.free", free);
     expect(h1).toHaveBeenCalledTimes(1);
     expect(any).toHaveBeenCalledTimes(1);
@@ -149,8 +149,8 @@ describe("unsubscribe and listening", () => {
     const h = vi.fn();
     const off1 = bus.on("phys.free", h);
     bus.on("phys.free", h); // the same function, subscribed again
-    off1();
-    off1();
+    off1.dispose();
+    off1.dispose();
     expect(bus.listening).toBe(true);
     bus.emit("phys.free", free);
     expect(h).toHaveBeenCalledTimes(1);
@@ -158,8 +158,8 @@ describe("unsubscribe and listening", () => {
     const any = vi.fn();
     const offAny = bus.onAny(any);
     bus.onAny(any);
-    offAny();
-    offAny();
+    offAny.dispose();
+    offAny.dispose();
     bus.emit("phys.free", free);
     expect(any).toHaveBeenCalledTimes(1);
   });
@@ -169,7 +169,7 @@ describe("unsubscribe and listening", () => {
     const calls: string[] = [];
     const off = bus.on("phys.free", () => {
       calls.push("once");
-      off();
+      off.dispose();
     });
     bus.on("phys.free", () => calls.push("always"));
     bus.emit("phys.free", free);
@@ -250,5 +250,69 @@ describe("record", () => {
       expect(JSON.parse(JSON.stringify(e))).toStrictEqual(e);
       expect(Object.getPrototypeOf(e)).toBe(Object.prototype);
     }
+  });
+});
+
+describe("per-type interest (channels)", () => {
+  it("a channel's interest counts its own handlers and every onAny handler", () => {
+    const bus = new EventBus();
+    const allocs = bus.channel("phys.alloc");
+    const frees = bus.channel("phys.free");
+    expect([allocs.interest, frees.interest]).toEqual([0, 0]);
+    const a = bus.on("phys.alloc", () => {});
+    expect([allocs.interest, frees.interest]).toEqual([1, 0]);
+    expect(bus.wants("phys.alloc")).toBe(true);
+    expect(bus.wants("phys.free")).toBe(false);
+    const any = bus.onAny(() => {});
+    expect([allocs.interest, frees.interest]).toEqual([2, 1]);
+    // A channel made after onAny starts with the any-handlers' interest.
+    expect(bus.channel("phys.alloc-failed").interest).toBe(1);
+    any.dispose();
+    a.dispose();
+    expect([allocs.interest, frees.interest, bus.channel("phys.alloc-failed").interest]).toEqual([
+      0, 0, 0,
+    ]);
+  });
+
+  it("a channel is made once per type and bus", () => {
+    const bus = new EventBus();
+    expect(bus.channel("phys.free")).toBe(bus.channel("phys.free"));
+    expect(new EventBus().channel("phys.free")).not.toBe(bus.channel("phys.free"));
+  });
+
+  it("skip counts the event and uses its sequence number without delivering it", () => {
+    const bus = new EventBus();
+    const seen: number[] = [];
+    bus.on("phys.free", (e) => seen.push(e.seq));
+    const allocs = bus.channel("phys.alloc");
+    allocs.skip(); // seq 1, nobody wants it
+    bus.emit("phys.free", free); // seq 2
+    allocs.skip(); // seq 3
+    bus.channel("phys.free").emit(free); // seq 4
+    expect(seen).toEqual([2, 4]);
+    expect(bus.nextSeq).toBe(5);
+    expect(Object.fromEntries(bus.occurrences())).toEqual({ "phys.alloc": 2, "phys.free": 2 });
+  });
+
+  it("counts events whether or not anyone listens, so counts do not depend on observers", () => {
+    const run = (observe: boolean) => {
+      const bus = new EventBus();
+      if (observe) bus.onAny(() => {});
+      bus.emit("phys.alloc", alloc);
+      bus.channel("phys.free").skip();
+      bus.emit("phys.alloc-failed", failed);
+      return { counts: Object.fromEntries(bus.occurrences()), next: bus.nextSeq };
+    };
+    expect(run(true)).toEqual(run(false));
+    expect(run(false)).toEqual({
+      counts: { "phys.alloc": 1, "phys.free": 1, "phys.alloc-failed": 1 },
+      next: 4,
+    });
+  });
+
+  it("an unused channel does not appear in the occurrences", () => {
+    const bus = new EventBus();
+    bus.channel("phys.free");
+    expect(bus.occurrences().size).toBe(0);
   });
 });

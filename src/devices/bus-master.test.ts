@@ -80,15 +80,38 @@ describe("the access path", () => {
     expect(cpu.stats).toMatchObject({ tlbHits: 1, tlbMisses: 1 });
   });
 
-  it("emits no access event when nobody listens, and does nothing for zero bytes", () => {
+  it("counts the events of an access nobody observes without building them; zero bytes do nothing", () => {
     const { platform, pt, cpu, phys } = cpuMachine();
     pt.map(0x1000, phys(4 * K), 4 * K, RW);
+    const count = (type: string) => platform.bus.occurrences().get(type) ?? 0;
     const seq = platform.bus.nextSeq;
+    cpu.read(0x1000, 4); // the fast path: one device.access, counted
+    cpu.write(0x1000, bytes(4)); // one device.access and one phys.write
+    expect(platform.bus.nextSeq).toBe(seq + 3);
+    expect([count("device.access"), count("phys.write")]).toEqual([2, 1]);
+    // An observer of another type leaves the fast path on and the counts the same.
+    const other = platform.bus.on("phys.alloc", () => {});
     cpu.read(0x1000, 4);
-    expect(platform.bus.nextSeq).toBe(seq);
+    other.dispose();
+    expect(count("device.access")).toBe(3);
     expect(cpu.read(0xdead_0000, 0)).toEqual(new Uint8Array(0));
     cpu.write(0xdead_0000, new Uint8Array(0));
     expect(cpu.stats.faults).toBe(0);
+    expect(platform.bus.nextSeq).toBe(seq + 4);
+  });
+
+  it("publishes the same events, with the same sequence numbers, observed or not", () => {
+    const run = (observe: boolean) => {
+      const { platform, pt, cpu, phys } = cpuMachine();
+      pt.map(0x1000, phys(4 * K), 4 * K, RW);
+      const rec = observe ? platform.bus.record() : undefined;
+      cpu.write(0x1000, bytes(8));
+      cpu.read(0x1004, 4);
+      expect(() => cpu.read(0x9000, 4)).toThrow(); // a fault: device.fault
+      rec?.stop();
+      return { counts: Object.fromEntries(platform.bus.occurrences()), next: platform.bus.nextSeq };
+    };
+    expect(run(false)).toEqual(run(true));
   });
 
   it("rejects bad addresses and lengths", () => {
@@ -292,7 +315,7 @@ describe("fault handlers", () => {
     cpu.addFaultHandler(() => (order.push("c"), "retry"));
     cpu.read(0x3000, 4);
     expect(order).toEqual(["a", "b"]);
-    offA();
+    offA.dispose();
     order.length = 0;
     cpu.read(0x3000, 4);
     expect(order).toEqual([]);

@@ -29,8 +29,12 @@
  * handler may have changed earlier mappings (an eviction to make room, say). An IO register
  * hook that throws mid-access is not undone (registers have side effects anyway).
  *
- * Events (declared below): `device.access` after each completed access, only when the bus has
- * listeners; `device.fault` for each fault with its resolution, `"retried"` or `"terminated"`.
+ * Events (declared below): `device.access` after each completed access; `device.fault` for each
+ * fault with its resolution, `"retried"` or `"terminated"`; a write also publishes `phys.write`
+ * through the platform. The fast path (one translation, RAM, no fault) is taken only while
+ * nobody wants `device.access` (nor `phys.write`, for a write): it then counts those events
+ * ({@link EventChannel.skip}) instead of building them, so counts and sequence numbers are the
+ * same on both paths, and an access nobody observes costs nothing else.
  *
  * @example
  * const cpu = new Cpu(platform, { name: "cpu0", ttbr0: table });
@@ -42,6 +46,9 @@
  */
 import { hex, hexRange } from "../base/address.js";
 import { fail, MemweaveError } from "../base/errors.js";
+import type { EventChannel } from "../base/events.js";
+import type { Disposable } from "../base/lifetime.js";
+import { toDisposable } from "../base/lifetime.js";
 import type { Fault, TranslationContext } from "../mmu/context.js";
 import { TranslateOut, TranslationContext as Context } from "../mmu/context.js";
 import type { Access } from "../mmu/prot.js";
@@ -187,6 +194,8 @@ export abstract class BusMaster implements Device {
   };
   private readonly handlers: FaultHandler[] = [];
   private readonly chunk = new ChunkOut();
+  /** The channel of `device.access`: the fast path is taken only when nobody wants it. */
+  private readonly accessEvents: EventChannel<"device.access">;
   /**
    * The last RAM or device-local region an access fell in (`[memBase, memEnd)`), so the fast
    * path answers most region lookups with two comparisons. Regions are never removed or
@@ -204,6 +213,7 @@ export abstract class BusMaster implements Device {
     platform.registry.checkFree(name);
     this.platform = platform;
     this.name = name;
+    this.accessEvents = platform.bus.channel("device.access");
   }
 
   /** Add this master to the platform's device registry. */
@@ -244,15 +254,14 @@ export abstract class BusMaster implements Device {
   }
 
   /**
-   * Add a fault handler, called after those added before; returns the function that removes
-   * it.
+   * Add a fault handler, called after those added before; disposing the result removes it.
    */
-  addFaultHandler(handler: FaultHandler): () => void {
+  addFaultHandler(handler: FaultHandler): Disposable {
     this.handlers.push(handler);
-    return () => {
+    return toDisposable(() => {
       const i = this.handlers.indexOf(handler);
       if (i >= 0) this.handlers.splice(i, 1);
-    };
+    });
   }
 
   /** Read `length` bytes at `addr` (an instruction fetch with `exec`). */
@@ -265,9 +274,12 @@ export abstract class BusMaster implements Device {
   /** Read `out.length` bytes at `addr` into `out`; returns `out`. */
   readInto(addr: number, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
     const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
-    const first = this.fastTranslate(access, addr, out.length);
-    if (first === FAST_DONE) this.platform.store.read(this.chunk.pa, out);
-    else this.transfer(access, addr, out, first);
+    const first =
+      this.accessEvents.interest > 0 ? FAST_NONE : this.fastTranslate(access, addr, out.length);
+    if (first === FAST_DONE) {
+      this.platform.store.read(this.chunk.pa, out);
+      this.accessEvents.skip();
+    } else this.transfer(access, addr, out, first);
     this.stats.reads++;
     this.stats.bytesRead += out.length;
     return out;
@@ -290,17 +302,14 @@ export abstract class BusMaster implements Device {
 
   /**
    * The common case in one step: an access that one translation covers, of RAM or
-   * device-local memory, with nobody listening for events. Returns FAST_DONE when the caller
+   * device-local memory, whose events nobody wants (the caller checks the channels). Returns
+   * FAST_DONE when the caller
    * may move the bytes at `this.chunk.pa` at once; otherwise what the general path should start
    * from: the first chunk's fault, FAST_TRANSLATED (the first chunk is in `this.chunk`), or
    * FAST_NONE (nothing was translated).
    */
   private fastTranslate(access: Access, va: number, length: number): Fault | number {
-    if (
-      !(length > 0 && va >= 0 && va + length <= Number.MAX_SAFE_INTEGER) ||
-      !Number.isInteger(va) ||
-      this.platform.bus.listening
-    )
+    if (!(length > 0 && va >= 0 && va + length <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(va))
       return FAST_NONE;
     const c = this.chunk;
     this.stats.translations++;
@@ -348,9 +357,17 @@ export abstract class BusMaster implements Device {
   write(addr: number, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
     const access = this.accessOf("write", opts.privileged);
-    const first = this.fastTranslate(access, addr, data.length);
-    if (first === FAST_DONE) this.platform.store.write(this.chunk.pa, data);
-    else this.transfer(access, addr, data, first);
+    const platform = this.platform;
+    const first =
+      this.accessEvents.interest > 0 || platform.physWrites.interest > 0
+        ? FAST_NONE
+        : this.fastTranslate(access, addr, data.length);
+    if (first === FAST_DONE) {
+      platform.store.write(this.chunk.pa, data);
+      // What the general path would have published, counted: the access and the write.
+      this.accessEvents.skip();
+      platform.physWrites.skip();
+    } else this.transfer(access, addr, data, first);
     this.stats.writes++;
     this.stats.bytesWritten += data.length;
   }
@@ -441,8 +458,10 @@ export abstract class BusMaster implements Device {
       this.pushPhysical(segs, out.pa, n);
       v += n;
     }
-    if (this.platform.bus.listening)
-      this.platform.bus.emit("device.access", {
+    const accessEvents = this.accessEvents;
+    if (accessEvents.interest === 0) accessEvents.skip();
+    else
+      accessEvents.emit({
         master: this.name,
         va,
         size: length,
@@ -478,8 +497,10 @@ export abstract class BusMaster implements Device {
   }
 
   private emitFault(fault: Fault, resolution: "retried" | "terminated"): void {
-    const bus = this.platform.bus;
-    if (bus.listening)
-      bus.emit("device.fault", { master: this.name, resolution, fault: faultToJson(fault) });
+    this.platform.bus.emit("device.fault", {
+      master: this.name,
+      resolution,
+      fault: faultToJson(fault),
+    });
   }
 }

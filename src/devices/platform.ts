@@ -187,13 +187,12 @@ export class Platform {
     const r = this.regionFor(pa, out.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).read(pa - r.base, out);
-      if (this.bus.listening)
-        this.bus.emit("phys.io", {
-          region: r.name,
-          offset: pa - r.base,
-          size: out.length,
-          access: "read",
-        });
+      this.bus.emit("phys.io", {
+        region: r.name,
+        offset: pa - r.base,
+        size: out.length,
+        access: "read",
+      });
       return out;
     }
     return this.store.read(pa, out);
@@ -204,17 +203,16 @@ export class Platform {
     const r = this.regionFor(pa, data.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).write(pa - r.base, data);
-      if (this.bus.listening)
-        this.bus.emit("phys.io", {
-          region: r.name,
-          offset: pa - r.base,
-          size: data.length,
-          access: "write",
-        });
+      this.bus.emit("phys.io", {
+        region: r.name,
+        offset: pa - r.base,
+        size: data.length,
+        access: "write",
+      });
       return;
     }
     this.store.write(pa, data);
-    if (this.bus.listening) this.bus.emit("phys.write", { pa, size: data.length, region: r.name });
+    this.notePhysWrite(pa, data.length, r.name);
   }
 
   /** Fill memory with a byte value; RAM and device-local only. */
@@ -224,7 +222,19 @@ export class Platform {
     if (!Number.isInteger(value) || value < 0 || value > 255)
       fail("EINVAL", `fill value ${value} is not a byte (0..255)`);
     this.store.fill(pa, size, value);
-    if (this.bus.listening) this.bus.emit("phys.write", { pa, size, region: r.name });
+    this.notePhysWrite(pa, size, r.name);
+  }
+
+  /**
+   * The channel of `phys.write`, for the access path, which writes the store directly when
+   * nobody wants the event.
+   */
+  readonly physWrites = this.bus.channel("phys.write");
+
+  private notePhysWrite(pa: number, size: number, region: string): void {
+    const ch = this.physWrites;
+    if (ch.interest > 0) ch.emit({ pa, size, region });
+    else ch.skip();
   }
 
   /** Copy memory to memory (memmove semantics); RAM and device-local only. */
@@ -234,6 +244,6 @@ export class Platform {
     if (s.kind === "io" || d.kind === "io")
       fail("EFAULT", `cannot copy to or from IO region "${s.kind === "io" ? s.name : d.name}"`);
     this.store.copy(dst, src, size);
-    if (this.bus.listening) this.bus.emit("phys.write", { pa: dst, size, region: d.name });
+    this.notePhysWrite(dst, size, d.name);
   }
 }

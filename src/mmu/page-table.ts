@@ -411,7 +411,7 @@ export class PageTable {
       }
     });
     this.statsData.maps++;
-    if (this.bus?.listening) this.bus.emit("mmu.map", { table: this.name, va, pa, size, prot });
+    this.bus?.emit("mmu.map", { table: this.name, va, pa, size, prot });
   }
 
   /** Map one page of `pgsize`, allocating tables on the way (`__arm_lpae_map`). */
@@ -471,7 +471,7 @@ export class PageTable {
     this.checkRange("unmap", va, size);
     const unmapped = this.transaction(() => this.unmapRange(va, size));
     this.statsData.unmaps++;
-    if (this.bus?.listening) this.bus.emit("mmu.unmap", { table: this.name, va, size, unmapped });
+    this.bus?.emit("mmu.unmap", { table: this.name, va, size, unmapped });
     return unmapped;
   }
 
@@ -491,7 +491,7 @@ export class PageTable {
         );
     });
     this.statsData.protects++;
-    if (this.bus?.listening) this.bus.emit("mmu.protect", { table: this.name, va, size, prot });
+    this.bus?.emit("mmu.protect", { table: this.name, va, size, prot });
   }
 
   /**
@@ -661,13 +661,12 @@ export class PageTable {
       this.write(first, this.enc[0]!, this.enc[1]!);
     }
     this.statsData.splits++;
-    if (this.bus?.listening)
-      this.bus.emit("mmu.split", {
-        table: this.name,
-        va: base,
-        size: leafSize,
-        level: this.format.levels[li]!.level,
-      });
+    this.bus?.emit("mmu.split", {
+      table: this.name,
+      va: base,
+      size: leafSize,
+      level: this.format.levels[li]!.level,
+    });
   }
 
   /** Queue every table of the subtree at `addr` (level index `li`) to be freed. */

@@ -175,7 +175,7 @@ export class MemoryTarget {
       chunks = this.allocChunks(size, options);
     } catch (e) {
       this.failedCalls++;
-      if (e instanceof MemweaveError && this.bus.listening)
+      if (e instanceof MemweaveError)
         this.bus.emit("phys.alloc-failed", {
           target: this.name,
           size,
@@ -187,13 +187,15 @@ export class MemoryTarget {
     const allocation: PhysAllocation = { id: this.nextId(), target: this.name, size, chunks };
     this.live.set(allocation.id, allocation);
     this.byFirstPa.set(chunks[0]!.pa, allocation);
-    if (this.bus.listening)
-      this.bus.emit("phys.alloc", {
+    const ch = this.bus.channel("phys.alloc");
+    if (ch.interest > 0)
+      ch.emit({
         target: this.name,
         id: allocation.id,
         size,
         chunks: chunks.map((c) => ({ pa: c.pa, size: c.size })),
       });
+    else ch.skip();
     return allocation;
   }
 
@@ -237,8 +239,7 @@ export class MemoryTarget {
     this.live.delete(allocation.id);
     this.byFirstPa.delete(first);
     this.freeCalls++;
-    if (this.bus.listening)
-      this.bus.emit("phys.free", { target: this.name, id: allocation.id, size: allocation.size });
+    this.bus.emit("phys.free", { target: this.name, id: allocation.id, size: allocation.size });
   }
 
   /** The live allocation for an allocation object, id or first address; EINVAL if none. */

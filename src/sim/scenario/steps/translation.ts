@@ -386,7 +386,7 @@ const access = defineStep({
       if (want === undefined || !isMemweaveError(e)) throw e;
       return faultOutcome(ctx, what, want, e, output);
     } finally {
-      off();
+      off.dispose();
     }
 
     if (first !== undefined) {
