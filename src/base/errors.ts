@@ -45,13 +45,29 @@ export class MemweaveError extends Error {
   readonly errno: number;
   /** The message without the leading code. */
   readonly detail: string;
+  /**
+   * The argument or key at fault, as a dotted path into the call's argument (`"name"`,
+   * `"ranges.1.region"`, `"allocator.pools"`, `"tlb"`), when the error is about one: what a
+   * caller with a document (a scenario) maps to a position, without reading the message.
+   */
+  readonly field: string | undefined;
 
-  constructor(code: ErrorCode, detail: string) {
+  constructor(code: ErrorCode, detail: string, field?: string) {
     super(`${code}: ${detail}`);
     this.name = "MemweaveError";
     this.code = code;
     this.errno = ERRNO[code];
     this.detail = detail;
+    this.field = field;
+  }
+
+  /** The same error with `prefix` in front of its field (`"allocator"` + `"pools"`). */
+  within(prefix: string): MemweaveError {
+    return new MemweaveError(
+      this.code,
+      this.detail,
+      this.field === undefined ? prefix : `${prefix}.${this.field}`,
+    );
   }
 
   /** The negative errno a seed's C function would return. */
@@ -64,9 +80,25 @@ export class MemweaveError extends Error {
   }
 }
 
-/** Throw a {@link MemweaveError}; typed `never` so it ends control flow. */
-export function fail(code: ErrorCode, detail: string): never {
-  throw new MemweaveError(code, detail);
+/**
+ * Throw a {@link MemweaveError}; typed `never` so it ends control flow. `field` names the
+ * argument or key at fault (see {@link MemweaveError.field}).
+ */
+export function fail(code: ErrorCode, detail: string, field?: string): never {
+  throw new MemweaveError(code, detail, field);
+}
+
+/**
+ * Run `body`; a MemweaveError it throws gets `prefix` in front of its field (for an error of a
+ * nested part of an argument: a target's allocator, a device's TLB).
+ */
+export function inField<T>(prefix: string, body: () => T): T {
+  try {
+    return body();
+  } catch (e) {
+    if (e instanceof MemweaveError) throw e.within(prefix);
+    throw e;
+  }
 }
 
 /** True if `e` is a MemweaveError, optionally with the given code. */

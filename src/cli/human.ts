@@ -17,12 +17,7 @@ import type {
   ScenarioSource,
   StepResult,
 } from "../sim/index.js";
-import {
-  describeDeviceTranslation,
-  showSize,
-  statisticsTables,
-  translationTables,
-} from "../sim/index.js";
+import { describeDeviceTranslation, showSize, statisticsReportTables } from "../sim/index.js";
 
 type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
 
@@ -226,12 +221,7 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
   // Final statistics.
   out.push("");
   out.push(paint("bold", "Final statistics"));
-  for (const t of statisticsTables(result.statistics.targets)) out.push(reportTable(t, paint));
-  for (const t of translationTables(
-    result.statistics.devices ?? [],
-    result.statistics.pageTables ?? [],
-  ))
-    out.push(reportTable(t, paint));
+  for (const t of statisticsReportTables(result.statistics)) out.push(reportTable(t, paint));
   const pages = result.statistics.store.materializedPages;
   out.push(`Byte store: ${pages} page(s) materialized (${showSize(pages * STORE_PAGE_SIZE)})`);
   const types = Object.entries(result.events.byType)

@@ -1,5 +1,5 @@
 /**
- * An accelerator (GPU, NPU): a bus master with an MMU of its own — a {@link TranslationContext}
+ * An accelerator (GPU, NPU): a bus master with an MMU of its own — a {@link TranslationRegime}
  * with its own TLB (by default 64 sets x 4 ways, LRU) — and optionally memory of its own
  * (device-local memory: HBM on the card, addressed physically, a heterogeneous NUMA node to
  * GMEM).
@@ -26,9 +26,9 @@
  * npu.shareTableWith(processTable, 5);
  * npu.read(userVa, 64);
  */
-import { fail } from "../base/errors.js";
+import { fail, inField } from "../base/errors.js";
 import { EventBus } from "../base/events.js";
-import type { TableRoot } from "../mmu/context.js";
+import type { TableRoot } from "../mmu/regime.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { Region, RegionSpec } from "../phys/memory-map.js";
 import { MemoryMap } from "../phys/memory-map.js";
@@ -38,6 +38,7 @@ import { checkTag } from "./coherence.js";
 import type { MmuMasterOptions } from "./mmu-master.js";
 import { MmuMaster } from "./mmu-master.js";
 import type { Platform } from "./platform.js";
+import type { DeviceCapabilities } from "./registry.js";
 
 export const ACCELERATOR_TLB_DEFAULT = { sets: 64, ways: 4 } as const;
 
@@ -65,7 +66,9 @@ export class Accelerator extends MmuMaster {
     // One stage-1 table: no TTBR1, whatever an untyped caller passes.
     super(platform, { ...options, ttbr1: undefined, split: undefined }, ACCELERATOR_TLB_DEFAULT);
     const local = options.localMemory
-      ? validateLocalMemory(platform, options.name, options.localMemory)
+      ? inField("localMemory", () =>
+          validateLocalMemory(platform, options.name, options.localMemory!),
+        )
       : undefined;
     // Nothing below can fail: the platform changes only now.
     if (local !== undefined) {
@@ -78,6 +81,11 @@ export class Accelerator extends MmuMaster {
 
   protected get defaultPrivileged(): boolean {
     return false;
+  }
+
+  protected override localMemoryCapability(): Pick<DeviceCapabilities, "localMemory"> {
+    if (this.localRegion === undefined || this.localTarget === undefined) return {};
+    return { localMemory: { region: this.localRegion.name, target: this.localTarget.name } };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { MemEvent } from "../base/events.js";
-import type { Fault } from "../mmu/context.js";
+import type { Fault } from "../mmu/regime.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import { PROT } from "../mmu/prot.js";
 import { AccessFaultError, faultToJson } from "./bus-master.js";

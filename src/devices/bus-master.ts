@@ -49,12 +49,12 @@ import { fail, MemweaveError } from "../base/errors.js";
 import type { EventChannel } from "../base/events.js";
 import type { Disposable } from "../base/lifetime.js";
 import { toDisposable } from "../base/lifetime.js";
-import type { Fault, TranslationContext } from "../mmu/context.js";
-import { TranslateOut, TranslationContext as Context } from "../mmu/context.js";
+import type { Fault, TranslationRegime } from "../mmu/regime.js";
+import { TranslateOut, TranslationRegime as Context } from "../mmu/regime.js";
 import type { Access } from "../mmu/prot.js";
 import { FAULT_NONE, offsetIn } from "../mmu/walk.js";
 import type { Platform } from "./platform.js";
-import type { Device } from "./registry.js";
+import type { Device, DeviceCapabilities } from "./registry.js";
 
 /** A fault as plain JSON data (for events): `ipa` is null when there is none. */
 export interface FaultJson {
@@ -159,7 +159,7 @@ const FAST_DONE = 2;
 
 /**
  * What {@link BusMaster.translateChunk} fills in. It is a {@link TranslateOut}, so a
- * {@link TranslationContext} translates straight into it (`hit` is the context's; `tlb` is what
+ * {@link TranslationRegime} translates straight into it (`hit` is the context's; `tlb` is what
  * counts for the master).
  */
 export class ChunkOut extends TranslateOut {
@@ -178,6 +178,7 @@ export abstract class BusMaster implements Device {
   readonly name: string;
   readonly platform: Platform;
   abstract readonly kind: string;
+  abstract capabilities(): DeviceCapabilities;
   /** Retries of one address before its fault terminates the access. */
   maxRetries = 3;
   readonly stats: BusMasterStats = {
@@ -240,9 +241,9 @@ export abstract class BusMaster implements Device {
     return this.handlers;
   }
 
-  /** Translate through a {@link TranslationContext}: the common case of {@link translateChunk}. */
+  /** Translate through a {@link TranslationRegime}: the common case of {@link translateChunk}. */
   protected translateWith(
-    ctx: TranslationContext,
+    ctx: TranslationRegime,
     va: number,
     access: Access,
     out: ChunkOut,

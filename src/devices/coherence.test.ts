@@ -76,10 +76,10 @@ describe("TLB coherence (model-based)", () => {
           contexts: ["gpu", "dsp"],
           tlb: { sets: 8, ways: 2 },
         });
-        smmu.context("gpu").bind(tables[1]!);
-        smmu.context("dsp").bind(tables[2]!);
-        smmu.context("gpu").activate();
-        smmu.context("dsp").activate();
+        smmu.contextBank("gpu").bind(tables[1]!);
+        smmu.contextBank("dsp").bind(tables[2]!);
+        smmu.contextBank("gpu").activate();
+        smmu.contextBank("dsp").activate();
         const masters = [cpu, smmu.attachMaster("gpu0", "gpu"), smmu.attachMaster("dsp0", "dsp")];
         const ref = [
           new Map<number, [number, number]>(),

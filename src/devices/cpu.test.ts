@@ -251,6 +251,18 @@ class GuestTableMemory implements TableMemory {
       fail("EFAULT", `guest table page ${hex(ipaPage)} is not mapped`);
     return this.store.pageWords(t.pa);
   }
+
+  get viewEpoch(): number {
+    return this.store.viewEpoch;
+  }
+
+  isTable(ipa: number): boolean {
+    return this.backing.has(ipa);
+  }
+
+  get liveTables(): number {
+    return this.backing.size;
+  }
 }
 
 describe("a vCPU: stage 1 in guest IPA space, nested in stage 2", () => {

@@ -1,5 +1,5 @@
 /**
- * A CPU: a bus master whose MMU is a {@link TranslationContext} — TTBR0 / TTBR1 with a split,
+ * A CPU: a bus master whose MMU is a {@link TranslationRegime} — TTBR0 / TTBR1 with a split,
  * an ASID, and for a vCPU a stage 2 tagged by a VMID — with its own set-associative TLB (by
  * default 128 sets x 4 ways, LRU: the 512 entries of a Cortex-A53 main TLB).
  *
@@ -22,7 +22,7 @@
  * cpu.setTtbr0(otherTable); cpu.setAsid(2); // a context switch, no flush
  */
 import { fail } from "../base/errors.js";
-import type { TableRoot } from "../mmu/context.js";
+import type { TableRoot } from "../mmu/regime.js";
 import type { PageTable } from "../mmu/page-table.js";
 import { checkTag } from "./coherence.js";
 import type { MmuMasterOptions } from "./mmu-master.js";
@@ -60,11 +60,11 @@ export class Cpu extends MmuMaster {
    * translate through it. Undefined removes it.
    */
   setTtbr1(table: PageTable | TableRoot | undefined, split?: number): void {
-    this.checkStage(table, 1, "ttbr1");
+    this.checkStage(table, 1, "ttbr1", "ttbr1");
     if (table !== undefined) {
       const s = split ?? this.mmu.split;
       if (s === undefined || !Number.isSafeInteger(s) || s <= 0)
-        fail("EINVAL", `${this.name}: ttbr1 needs a split address > 0`);
+        fail("EINVAL", `${this.name}: ttbr1 needs a split address > 0`, "split");
       this.mmu.split = s;
     }
     this.load("ttbr1", table);

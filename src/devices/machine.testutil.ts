@@ -6,7 +6,7 @@
  */
 import { expect } from "vitest";
 
-import type { Fault, TableRoot } from "../mmu/context.js";
+import type { Fault, TableRoot } from "../mmu/regime.js";
 import type { PageTableFormat } from "../mmu/format.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import { PageTable } from "../mmu/page-table.js";
@@ -83,7 +83,7 @@ export function attachBound(
     ...bind
   }: BindOptions & { context?: string; name?: string } = {},
 ): SmmuMaster {
-  const ctx = smmu.context(context);
+  const ctx = smmu.contextBank(context);
   ctx.bind(table, bind);
   ctx.activate();
   return smmu.attachMaster(name, context);

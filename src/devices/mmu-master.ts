@@ -1,6 +1,6 @@
 /**
  * A bus master with an MMU and a TLB of its own: the part {@link Cpu} and {@link Accelerator}
- * share. The MMU is a {@link TranslationContext} (stage-1 TTBR0, optionally TTBR1 with a split,
+ * share. The MMU is a {@link TranslationRegime} (stage-1 TTBR0, optionally TTBR1 with a split,
  * an ASID, and optionally a stage 2 tagged by a VMID) whose TLB is set-associative, of the
  * master's default geometry unless told otherwise, or a shared {@link Tlb}.
  *
@@ -17,8 +17,8 @@
  * tables).
  */
 import { fail } from "../base/errors.js";
-import type { Fault, TableRoot } from "../mmu/context.js";
-import { TranslationContext } from "../mmu/context.js";
+import type { Fault, TableRoot } from "../mmu/regime.js";
+import { TranslationRegime } from "../mmu/regime.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { Access } from "../mmu/prot.js";
 import type { Tlb } from "../mmu/tlb.js";
@@ -27,6 +27,7 @@ import { BusMaster } from "./bus-master.js";
 import type { TlbGeometry } from "./coherence.js";
 import { asRoot, checkTag, TlbCoherence, tlbFrom } from "./coherence.js";
 import type { Platform } from "./platform.js";
+import type { DeviceCapabilities, TlbMaintenance } from "./registry.js";
 
 export interface MmuMasterOptions {
   name: string;
@@ -48,7 +49,7 @@ type TableSlot = "ttbr0" | "ttbr1" | "stage2";
 
 export abstract class MmuMaster extends BusMaster {
   /** The MMU's translation regime. */
-  readonly mmu: TranslationContext;
+  readonly mmu: TranslationRegime;
   readonly tlb: Tlb;
   private readonly coherence: TlbCoherence;
   /** The page tables loaded now (bare roots are not kept: they are not tracked). */
@@ -67,10 +68,10 @@ export abstract class MmuMaster extends BusMaster {
     if (options.asid !== undefined) checkTag("asid", options.name, options.asid);
     if (options.vmid !== undefined) checkTag("vmid", options.name, options.vmid);
     this.checkStage(options.ttbr0, 1, "ttbr0");
-    this.checkStage(options.ttbr1, 1, "ttbr1");
+    this.checkStage(options.ttbr1, 1, "ttbr1", "ttbr1");
     this.checkStage(options.stage2, 2, "stage 2");
     this.tlb = tlbFrom(options.tlb, tlbDefault, `${options.name} tlb`);
-    this.mmu = new TranslationContext({
+    this.mmu = new TranslationRegime({
       name: options.name,
       ...(options.ttbr0 ? { ttbr0: asRoot(options.ttbr0) } : {}),
       ...(options.ttbr1 ? { ttbr1: asRoot(options.ttbr1) } : {}),
@@ -80,7 +81,7 @@ export abstract class MmuMaster extends BusMaster {
       vmid: options.vmid ?? 0,
       tlb: this.tlb,
     });
-    this.coherence = new TlbCoherence(this.tlb);
+    this.coherence = new TlbCoherence(this.tlb, (table) => this.tableDestroyed(table));
     for (const slot of ["ttbr0", "ttbr1", "stage2"] as const) {
       const table = options[slot];
       if (table instanceof PageTable) this.tables[slot] = table;
@@ -132,11 +133,17 @@ export abstract class MmuMaster extends BusMaster {
   }
 
   /** EINVAL unless `table` is undefined or of stage `stage`; `what` names it in the message. */
-  protected checkStage(table: PageTable | TableRoot | undefined, stage: 1 | 2, what: string): void {
+  protected checkStage(
+    table: PageTable | TableRoot | undefined,
+    stage: 1 | 2,
+    what: string,
+    field: TableSlot = stage === 2 ? "stage2" : "ttbr0",
+  ): void {
     if (table !== undefined && table.format.stage !== stage)
       fail(
         "EINVAL",
         `${this.name}: ${what} needs a stage-${stage} table, not ${table.format.name}`,
+        field,
       );
   }
 
@@ -152,7 +159,47 @@ export abstract class MmuMaster extends BusMaster {
   /** Track the current tables under the current tags (earlier tags stay tracked). */
   protected retrack(): void {
     const { asid, vmid } = this.mmu;
-    for (const table of [this.tables.ttbr0, this.tables.ttbr1, this.tables.stage2])
+    for (const table of [this.tables.ttbr0, this.tables.ttbr1])
       if (table) this.coherence.track(table, asid, vmid);
+    if (this.tables.stage2)
+      this.coherence.track(this.tables.stage2, asid, vmid, this.mmu.hasStage1);
+  }
+
+  /**
+   * A table it used was destroyed: every slot that holds it is emptied (accesses through it
+   * fault, or bypass with no table left), so nothing refers to the freed tables.
+   */
+  private tableDestroyed(table: PageTable): void {
+    for (const slot of ["ttbr0", "ttbr1", "stage2"] as const)
+      if (this.tables[slot] === table) this.load(slot, undefined);
+  }
+
+  /** The tables tracked for coherence now (for lifetime checks). */
+  trackedTables(): PageTable[] {
+    return this.coherence.tracked();
+  }
+
+  capabilities(): DeviceCapabilities {
+    const tlb: TlbMaintenance = { tlb: this.tlb, owner: this.name, all: () => this.tlbiAll() };
+    return {
+      masters: [this],
+      regimes: [
+        {
+          regime: this.mmu,
+          masters: [this],
+          live: this.mmu.enabled,
+          tlb,
+          tables: { ...this.tables },
+        },
+      ],
+      tlbs: [tlb],
+      windows: [],
+      ...this.localMemoryCapability(),
+    };
+  }
+
+  /** Subclasses with memory of their own add it to their capabilities. */
+  protected localMemoryCapability(): Pick<DeviceCapabilities, "localMemory"> {
+    return {};
   }
 }

@@ -19,12 +19,13 @@
  */
 import { hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
-import type { Fault } from "../mmu/context.js";
+import type { Fault } from "../mmu/regime.js";
 import type { Access } from "../mmu/prot.js";
 import { PERM } from "../mmu/prot.js";
 import type { ChunkOut } from "./bus-master.js";
 import { BusMaster } from "./bus-master.js";
 import type { Platform } from "./platform.js";
+import type { DeviceCapabilities } from "./registry.js";
 
 export interface OneToOneOptions {
   name: string;
@@ -67,6 +68,15 @@ export class OneToOneDevice extends BusMaster {
 
   protected get defaultPrivileged(): boolean {
     return false;
+  }
+
+  capabilities(): DeviceCapabilities {
+    return {
+      masters: [this],
+      regimes: [],
+      tlbs: [],
+      windows: [{ base: this.windowBase, size: this.windowSize, master: this }],
+    };
   }
 
   protected translateChunk(va: number, access: Access, out: ChunkOut): Fault | undefined {

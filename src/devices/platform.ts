@@ -83,16 +83,19 @@ export class Platform {
 
   /** Add a memory target; its ranges may not overlap another target's (EEXIST). */
   addTarget(spec: TargetSpec): MemoryTarget {
-    if (this.targetsByName.has(spec.name)) fail("EEXIST", `target "${spec.name}" already exists`);
+    if (this.targetsByName.has(spec.name))
+      fail("EEXIST", `target "${spec.name}" already exists`, "name");
     const target = new MemoryTarget(spec, this.map, this.bus, () => this.allocationIds++);
-    for (const r of target.ranges)
+    target.ranges.forEach((r) => {
       for (const other of this.targetsByName.values())
         for (const o of other.ranges)
           if (r.base < o.base + o.size && o.base < r.base + r.size)
             fail(
               "EEXIST",
               `target "${spec.name}" range ${hexRange(r.base, r.size)} overlaps target "${other.name}" ${hexRange(o.base, o.size)}`,
+              "ranges",
             );
+    });
     this.targetsByName.set(spec.name, target);
     return target;
   }

@@ -1,18 +1,28 @@
 import { describe, expect, it } from "vitest";
 
 import { Cpu } from "./cpu.js";
+import type { Device } from "./registry.js";
 import { expectError, machine } from "./machine.testutil.js";
 import { DeviceRegistry } from "./registry.js";
 import { Smmu } from "./smmu.js";
 
+/** A device with nothing: no masters, regimes, TLBs or windows. */
+function bare(name: string, kind: string): Device {
+  return {
+    name,
+    kind,
+    capabilities: () => ({ masters: [], regimes: [], tlbs: [], windows: [] }),
+  };
+}
+
 describe("DeviceRegistry", () => {
   it("holds devices by unique name, in registration order", () => {
     const r = new DeviceRegistry();
-    const a = { name: "a", kind: "thing" };
+    const a = bare("a", "thing");
     expect(r.add(a)).toBe(a);
-    r.add({ name: "b", kind: "thing" });
-    expectError(() => r.add({ name: "a", kind: "other" }), "EEXIST", '"a"', "thing");
-    expectError(() => r.add({ name: "", kind: "x" }), "EINVAL");
+    r.add(bare("b", "thing"));
+    expectError(() => r.add(bare("a", "other")), "EEXIST", '"a"', "thing");
+    expectError(() => r.add(bare("", "x")), "EINVAL");
     expect(r.list().map((d) => d.name)).toEqual(["a", "b"]);
     expect(r.get("a")).toBe(a);
     expect(r.has("b")).toBe(true);
@@ -27,11 +37,11 @@ describe("Platform devices", () => {
     const { platform } = machine();
     const cpu = new Cpu(platform, { name: "cpu0" });
     const smmu = new Smmu(platform, { name: "smmu0", contexts: 1 });
-    const other = platform.addDevice({ name: "rm", kind: "resource-manager" });
+    const other = platform.addDevice(bare("rm", "resource-manager"));
     expect(platform.devices()).toEqual([cpu, smmu, other]);
     expect(platform.device("smmu0", Smmu)).toBe(smmu);
     expectError(() => platform.device("smmu0", Cpu), "EINVAL", "smmu", "Cpu");
     expectError(() => platform.device("gpu"), "ENOENT", "gpu");
-    expectError(() => platform.addDevice({ name: "cpu0", kind: "x" }), "EEXIST");
+    expectError(() => platform.addDevice(bare("cpu0", "x")), "EEXIST");
   });
 });

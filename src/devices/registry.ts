@@ -1,8 +1,13 @@
 /**
- * The platform's device registry: every device of the machine by its unique name — bus masters
- * (CPUs, SMMU stream masters, one-to-one devices, accelerators) and the SMMUs themselves. Names
- * are what events, device-local regions (`RegionSpec.device`) and scenarios refer to, so two
- * devices never share one.
+ * The platform's devices: what every device says it has ({@link DeviceCapabilities}), and the
+ * registry that holds them by unique name.
+ *
+ * A device describes itself through one interface — the bus masters it is or contains, the
+ * translation regimes their accesses go through (with the TLB that caches them and whether the
+ * path is live), the TLBs it holds and how to maintain them, and the physical windows it
+ * reaches without translation — so the scenario glue, the `tlbi` step, dumps and the platform
+ * graph enumerate devices without asking `instanceof`. Names are what events, device-local
+ * regions (`RegionSpec.device`) and scenarios refer to, so two devices never share one.
  *
  * Devices register themselves when they are built (see {@link BusMaster}); the registry only
  * keeps the references.
@@ -10,15 +15,79 @@
  * @example
  * const cpu = new Cpu(platform, { name: "cpu0" });
  * platform.device("cpu0") === cpu;
- * platform.device("cpu0", Cpu).setAsid(3); // typed lookup: EINVAL if it is not a Cpu
+ * platform.device("cpu0").capabilities().regimes[0].regime === cpu.mmu;
  */
 import { fail } from "../base/errors.js";
+import type { TranslationRegime } from "../mmu/regime.js";
+import type { PageTable } from "../mmu/page-table.js";
+import type { Tlb } from "../mmu/tlb.js";
+import type { BusMaster } from "./bus-master.js";
 
-/** What the registry holds: something with a unique name and a kind. */
+/** The kinds of device the machine layer builds; systems may add their own. */
+export type DeviceKind = "cpu" | "smmu" | "smmu-master" | "one-to-one" | "accelerator";
+
+/** What the registry holds: something with a unique name, a kind and its capabilities. */
 export interface Device {
   readonly name: string;
   /** E.g. "cpu", "smmu", "smmu-master", "one-to-one", "accelerator". */
   readonly kind: string;
+  /** What it has, now (regimes and windows change as tables are loaded and banks bound). */
+  capabilities(): DeviceCapabilities;
+}
+
+/** TLB maintenance of one TLB, in the TLBI / SMMU command vocabulary. */
+export interface TlbMaintenance {
+  /** The TLB. */
+  readonly tlb: Tlb;
+  /** The device that holds it (an SMMU's masters share their SMMU's). */
+  readonly owner: string;
+  /** Every entry (TLBI ALLE1, SMMU TLBIALL). */
+  all(): void;
+}
+
+/** A translation regime of a device, with what reaches memory through it. */
+export interface RegimeInfo {
+  readonly regime: TranslationRegime;
+  /** The bus masters whose accesses it translates. */
+  readonly masters: readonly BusMaster[];
+  /** True if accesses through it translate now (a CPU's MMU; a bound, active context bank). */
+  readonly live: boolean;
+  /** The TLB that caches its translations, and that TLB's maintenance. */
+  readonly tlb: TlbMaintenance | undefined;
+  /** The page tables it walks now, by role (only those built as {@link PageTable}s). */
+  readonly tables: {
+    readonly ttbr0?: PageTable;
+    readonly ttbr1?: PageTable;
+    readonly stage2?: PageTable;
+  };
+  /** An SMMU context bank: its name, number and state. */
+  readonly contextBank?: {
+    readonly name: string;
+    readonly index: number;
+    readonly bound: boolean;
+    readonly active: boolean;
+  };
+}
+
+/** A physical range a bus master reaches without translation (a one-to-one device's window). */
+export interface PhysWindow {
+  readonly base: number;
+  readonly size: number;
+  readonly master: BusMaster;
+}
+
+/** Everything a device says it has. */
+export interface DeviceCapabilities {
+  /** The bus masters it is (a CPU, a device) or contains (an SMMU's masters). */
+  readonly masters: readonly BusMaster[];
+  /** The translation regimes of those masters. */
+  readonly regimes: readonly RegimeInfo[];
+  /** The TLBs it holds itself. */
+  readonly tlbs: readonly TlbMaintenance[];
+  /** Physical ranges reached without translation. */
+  readonly windows: readonly PhysWindow[];
+  /** Memory on the device (an accelerator's device-local region and its target). */
+  readonly localMemory?: { readonly region: string; readonly target: string };
 }
 
 export class DeviceRegistry {
@@ -33,9 +102,10 @@ export class DeviceRegistry {
 
   /** EINVAL for an empty name, EEXIST if a device of that name exists; changes nothing. */
   checkFree(name: string): void {
-    if (typeof name !== "string" || name === "") fail("EINVAL", "a device needs a name");
+    if (typeof name !== "string" || name === "") fail("EINVAL", "a device needs a name", "name");
     const other = this.byName.get(name);
-    if (other !== undefined) fail("EEXIST", `device "${name}" already exists (a ${other.kind})`);
+    if (other !== undefined)
+      fail("EEXIST", `device "${name}" already exists (a ${other.kind})`, "name");
   }
 
   /**

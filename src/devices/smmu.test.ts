@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import type { Fault } from "../mmu/context.js";
-import { rootOf } from "../mmu/context.js";
+import type { Fault } from "../mmu/regime.js";
+import { rootOf } from "../mmu/regime.js";
 import { PROT } from "../mmu/prot.js";
 import { Cpu } from "./cpu.js";
 import {
@@ -26,15 +26,15 @@ import { Smmu, SmmuMaster } from "./smmu.js";
 describe("Smmu", () => {
   it("has named contexts sharing one TLB of 64 sets x 4 ways", () => {
     const { smmu, platform } = smmuMachine(3);
-    expect(smmu.contexts().map((c) => [c.name, c.index, c.asid, c.vmid])).toEqual([
+    expect(smmu.contextBanks().map((c) => [c.name, c.index, c.asid, c.vmid])).toEqual([
       ["cb0", 0, 0, 0],
       ["cb1", 1, 1, 0],
       ["cb2", 2, 2, 0],
     ]);
     expect([smmu.tlb.sets, smmu.tlb.ways, smmu.tlb.capacity]).toEqual([64, 4, 256]);
-    for (const c of smmu.contexts()) expect(c.ctx.tlb).toBe(smmu.tlb);
+    for (const c of smmu.contextBanks()) expect(c.regime.tlb).toBe(smmu.tlb);
     expect(platform.device("smmu0")).toBe(smmu);
-    expectError(() => smmu.context("cb9"), "ENOENT", "cb9");
+    expectError(() => smmu.contextBank("cb9"), "ENOENT", "cb9");
   });
 
   it("validates its description and changes nothing on failure", () => {
@@ -54,7 +54,7 @@ describe("Smmu", () => {
     const cpu = new Cpu(platform, { name: "cpu0", ttbr0: cpuTable });
     const gpuTable = table(V7S, "gpu-iova");
     gpuTable.map(0x1000_0000, buffer, 64 * K, RW);
-    const ctx = smmu.context("gpu");
+    const ctx = smmu.contextBank("gpu");
     ctx.bind(gpuTable);
     ctx.activate();
     const gpu = smmu.attachMaster("gpu0", "gpu");
@@ -123,7 +123,7 @@ describe("Smmu", () => {
       const { smmu, table, phys } = smmuMachine();
       const t = table(V7S);
       t.map(0x1000, phys(4 * K), 4 * K, RW);
-      const ctx = smmu.context("gpu");
+      const ctx = smmu.contextBank("gpu");
       const dev = smmu.attachMaster("dev", "gpu");
       const unbound = faultOf(() => dev.read(0x1000, 4));
       expect(unbound).toMatchObject({
@@ -150,7 +150,7 @@ describe("Smmu", () => {
 
     it("activate and deactivate follow vcm_activate / vcm_deactivate codes", () => {
       const { smmu } = smmuMachine();
-      const ctx = smmu.context("dsp");
+      const ctx = smmu.contextBank("dsp");
       expectError(() => ctx.deactivate(), "ENOENT", "not active");
       ctx.activate();
       expect(ctx.active).toBe(true);
@@ -162,8 +162,8 @@ describe("Smmu", () => {
       const { smmu, table } = smmuMachine(["a", "b", "c"]);
       const s1 = table(S1);
       const s2 = table(S2);
-      const a = smmu.context("a");
-      const b = smmu.context("b");
+      const a = smmu.contextBank("a");
+      const b = smmu.contextBank("b");
       expectError(() => a.bind(s1, { stage2: table(S1) }), "EINVAL", "stage-2");
       expectError(() => a.bind(s2, { stage2: s2 }), "EINVAL");
       expectError(() => a.bind(s1, { split: 0x1000 }), "EINVAL", "ttbr1");
@@ -175,7 +175,7 @@ describe("Smmu", () => {
       b.bind(s1); // asid 1: two devices sharing one IOVA space
       expect([b.asid, b.vmid]).toEqual([1, 0]);
       // A stage-2-only context needs a VMID of its own.
-      const c = smmu.context("c");
+      const c = smmu.contextBank("c");
       expectError(() => c.bind(s2, { vmid: 0 }), "EBUSY", "stage-2-only");
       c.bind(s2);
       expect([c.asid, c.vmid, c.hasStage1]).toEqual([2, 3, false]);
@@ -202,8 +202,8 @@ describe("Smmu", () => {
         ["gpu", tg],
         ["dsp", td],
       ] as const) {
-        smmu.context(name).bind(t);
-        smmu.context(name).activate();
+        smmu.contextBank(name).bind(t);
+        smmu.contextBank(name).activate();
       }
       const gpu = smmu.attachMaster("gpu0", "gpu");
       const dsp = smmu.attachMaster("dsp0", "dsp");
@@ -235,7 +235,7 @@ describe("Smmu", () => {
       const p2 = phys(4 * K);
       t1.map(0x1000, p1, 4 * K, RW);
       t2.map(0x1000, p2, 4 * K, RW);
-      const ctx = smmu.context("gpu");
+      const ctx = smmu.contextBank("gpu");
       ctx.bind(t1);
       ctx.activate();
       expect(ctx.translate(0x1000)).toMatchObject({ ok: true, pa: p1 });
@@ -260,7 +260,7 @@ describe("Smmu", () => {
       s1.map(0x10_0000, 0x4000_0000, 4 * K, RW);
       for (const p of s1.tablePages()) if (!s2.translate(p.addr)) s2.map(p.addr, p.addr, 4 * K, RO);
       const dev = attachBound(smmu, s1, { stage2: s2 });
-      expect([dev.context.asid, dev.context.vmid]).toEqual([0, 1]);
+      expect([dev.contextBank.asid, dev.contextBank.vmid]).toEqual([0, 1]);
       platform.write(ram + 0x10, bytes(4, 2));
       expect(dev.read(0x10_0010, 2)).toEqual(bytes(4, 2));
       s2.protect(0x4000_0000, 2 * M, RO);
@@ -286,7 +286,7 @@ describe("Smmu", () => {
       const { smmu, table, phys, platform } = smmuMachine();
       const t = table(V7S);
       const dev = attachBound(smmu, t);
-      const ctx = dev.context;
+      const ctx = dev.contextBank;
       const order: string[] = [];
       const page = phys(4 * K);
       dev.addFaultHandler(() => (order.push("master"), "terminate"));
@@ -319,7 +319,7 @@ describe("Smmu", () => {
     expectError(() => smmu.attachMaster("a", "dsp"), "EEXIST");
     expectError(() => smmu.attachMaster("z", "nope"), "ENOENT");
     expect(platform.devices().map((d) => d.name)).toEqual(["smmu0", "a", "b"]);
-    expect(smmu.context("gpu").masters()).toEqual([a]);
+    expect(smmu.contextBank("gpu").masters()).toEqual([a]);
     expect(smmu.master("a")).toBe(a);
     smmu.detachMaster("a");
     expect(smmu.masters().map((m) => m.name)).toEqual(["b"]);

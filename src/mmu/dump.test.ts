@@ -4,7 +4,7 @@ import { EventBus } from "../base/events.js";
 import { ByteStore } from "../phys/byte-store.js";
 import { MemoryMap } from "../phys/memory-map.js";
 import { MemoryTarget } from "../phys/target.js";
-import { rootOf, TranslateOut, TranslationContext } from "./context.js";
+import { rootOf, TranslateOut, TranslationRegime } from "./regime.js";
 import {
   describeTranslation,
   dumpPageTable,
@@ -125,7 +125,7 @@ describe("describeTranslation", () => {
     const { table } = setup();
     table.map(0x1000, 0x9000_0000, 4 * K, RW);
     const tlb = new Tlb({ sets: 16, ways: 2, replacement: "lru" });
-    const ctx = new TranslationContext({ name: "cpu0", ttbr0: rootOf(table), asid: 2, tlb });
+    const ctx = new TranslationRegime({ name: "cpu0", ttbr0: rootOf(table), asid: 2, tlb });
     let text = describeTranslation(ctx, 0x1234);
     expect(text).toContain("0x1234 in cpu0 (asid 2, vmid 0):");
     expect(text).toContain("stage 1 (ttbr0");
@@ -152,7 +152,7 @@ describe("describeTranslation", () => {
     s1.map(0x1000, 0x4000_0000, 4 * K, RW);
     for (const p of s1.tablePages()) s2.map(p.addr, p.addr, 4 * K, PROT.READ);
     s2.map(0x4000_0000, 0x9000_0000, 2 * M, RW);
-    const ctx = new TranslationContext({
+    const ctx = new TranslationRegime({
       name: "vm",
       ttbr0: rootOf(s1),
       stage2: rootOf(s2),

@@ -1,7 +1,7 @@
 /**
  * Page-table dumps and statistics, all built on the generic walker ({@link PageTable.walk}, as
  * Linux's `ptdump` is built on mm/pagewalk.c), and a "who maps this" walk of one address
- * through a translation context. TLB dumps are {@link formatTlb} in tlb.ts.
+ * through a translation regime. TLB dumps are {@link formatTlb} in tlb.ts.
  *
  * @example
  * console.log(dumpPageTable(table));
@@ -13,13 +13,23 @@
  */
 import { hex, hexRange } from "../base/address.js";
 import { formatSize, formatSizeShort } from "../base/size.js";
-import type { TableRoot, TranslationContext } from "./context.js";
+import type { TranslationRegime } from "./regime.js";
 import type { PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF } from "./format.js";
 import type { PageTable } from "./page-table.js";
 import { formatAttributes } from "./prot.js";
-import type { TableMemory } from "./table-memory.js";
-import { entryIndex, FAULT_NONE, geometryOf, readDescriptor, walkTable, WalkOut } from "./walk.js";
+import type { TableRoot } from "./table-memory.js";
+import { Stage2TableMemory } from "./table-memory.js";
+import {
+  decoded,
+  decodeDescriptor,
+  entryIndex,
+  FAULT_NAMES,
+  FAULT_NONE,
+  geometryOf,
+  walkTable,
+  WalkOut,
+} from "./walk.js";
 
 /** A descriptor as hex: 16 digits for 64-bit formats, 8 for 32-bit ones. */
 export function formatDescriptor(format: PageTableFormat, lo: number, hi: number): string {
@@ -123,16 +133,18 @@ export function formatPageTableStats(s: PageTableShape): string {
 }
 
 /**
- * Walk `addr` of one root step by step, as text lines; each table address goes through
- * `tableAddress` (nested: stage 2) before its descriptor is read. Returns the leaf, if any.
+ * Walk `addr` of one root step by step with the one walk, tracing every descriptor it read, as
+ * text lines. Nested (under `stage2`), each table fetch goes through stage 2 (a
+ * {@link Stage2TableMemory}) and each entry's IPA is shown with the PA stage 2 gave it. Returns
+ * the leaf, if any.
  */
 function walkSteps(
   root: TableRoot,
-  memory: TableMemory,
+  stage2: TableRoot | undefined,
   addr: number,
   indent: string,
   lines: string[],
-  tableAddress: (a: number) => number | string,
+  physOf: (ipa: number) => number,
 ): { pa: number; size: number; lo: number; hi: number; li: number } | undefined {
   const f = root.format;
   const g = geometryOf(f);
@@ -141,35 +153,47 @@ function walkSteps(
     return undefined;
   }
   const w = new WalkOut();
-  let table = root.root;
-  for (let li = 0; li < g.levels; li++) {
+  w.trace = true;
+  const nested = stage2 !== undefined ? new Stage2TableMemory(stage2, w) : undefined;
+  const code = walkTable(f, g, nested ?? root.memory, root.root, addr, w);
+  for (let li = 0; li < w.reads; li++) {
     const level = f.levels[li]!.level;
+    const at = w.traceAddr[li]!;
     const idx = li === 0 ? Math.floor(addr / g.spans[0]!) : entryIndex(g, li, addr);
-    const at = table + idx * g.descBytes;
-    const phys = tableAddress(at);
-    if (typeof phys === "string") {
-      lines.push(`${indent}L${level} entry ${idx} @${hex(at)}: ${phys}`);
+    const lastRead = li === w.reads - 1;
+    if (lastRead && nested !== undefined && nested.fault !== FAULT_NONE) {
+      lines.push(
+        `${indent}L${level} entry ${idx} @${hex(at)}: IPA ${hex(at)} does not translate at stage 2`,
+      );
       return undefined;
     }
-    readDescriptor(memory, phys, g.descBytes, w);
+    const lo = w.traceLo[li]!;
+    const hi = w.traceHi[li]!;
+    const phys = nested !== undefined ? physOf(at) : at;
     const where = phys === at ? `@${hex(at)}` : `@${hex(at)} (PA ${hex(phys)})`;
-    const kind = f.kind(li, w.lo, w.hi);
-    const desc = `${formatDescriptor(f, w.lo, w.hi)} ${f.describe(li, w.lo, w.hi)}`;
+    const desc = `${formatDescriptor(f, lo, hi)} ${f.describe(li, lo, hi)}`;
+    const kind = decodeDescriptor(f, g, li, lo, hi);
     if (kind === DESC_INVALID) {
       lines.push(`${indent}L${level} entry ${idx} ${where} = ${desc}: translation fault`);
       return undefined;
     }
-    const next = f.address(li, w.lo, w.hi);
     if (kind === DESC_LEAF) {
-      const size = f.leafSize(li, w.lo, w.hi);
-      const pa = next + (addr - Math.floor(addr / size) * size);
+      if (code !== FAULT_NONE) {
+        lines.push(
+          `${indent}L${level} entry ${idx} ${where} = ${desc}: ${FAULT_NAMES[code]} fault`,
+        );
+        return undefined;
+      }
       lines.push(
-        `${indent}L${level} entry ${idx} ${where} = ${desc} -> ${hex(pa)} (${formatSizeShort(size)})`,
+        `${indent}L${level} entry ${idx} ${where} = ${desc} -> ${hex(w.pa)} (${formatSizeShort(w.size)})`,
       );
-      return { pa, size, lo: w.lo, hi: w.hi, li };
+      return { pa: w.pa, size: w.size, lo, hi, li };
     }
-    lines.push(`${indent}L${level} entry ${idx} ${where} = ${desc} -> table ${hex(next)}`);
-    table = next;
+    if (lastRead && code !== FAULT_NONE) {
+      lines.push(`${indent}L${level} entry ${idx} ${where} = ${desc}: ${FAULT_NAMES[code]} fault`);
+      return undefined;
+    }
+    lines.push(`${indent}L${level} entry ${idx} ${where} = ${desc} -> table ${hex(decoded.next)}`);
   }
   return undefined;
 }
@@ -179,16 +203,15 @@ function walkSteps(
  * stage-1 table address translated by stage 2 when nested, then stage 2 of the output), the
  * leaf attributes, and whether the TLB holds it. Reads tables only: no TLB update, no counts.
  */
-export function describeTranslation(ctx: TranslationContext, va: number): string {
+export function describeTranslation(ctx: TranslationRegime, va: number): string {
   const lines = [
     `${hex(va)} in ${ctx.name} (asid ${ctx.asid}, vmid ${ctx.vmid}${ctx.enabled ? "" : ", disabled"}):`,
   ];
   const s2 = ctx.stage2;
   const s2Walk = new WalkOut();
-  const viaStage2 = (ipa: number): number | string => {
-    if (s2 === undefined) return ipa;
-    const code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, s2Walk);
-    return code === FAULT_NONE ? s2Walk.pa : `IPA ${hex(ipa)} does not translate at stage 2`;
+  const physOf = (ipa: number): number => {
+    const code = walkTable(s2!.format, geometryOf(s2!.format), s2!.memory, s2!.root, ipa, s2Walk);
+    return code === FAULT_NONE ? s2Walk.pa : ipa;
   };
   const s1 = ctx.split !== undefined && va >= ctx.split ? ctx.ttbr1 : ctx.ttbr0;
   let out = va;
@@ -196,14 +219,7 @@ export function describeTranslation(ctx: TranslationContext, va: number): string
   if (s1 !== undefined) {
     const which = s1 === ctx.ttbr1 && ctx.ttbr1 !== ctx.ttbr0 ? "ttbr1" : "ttbr0";
     lines.push(`  stage 1 (${which}, ${s1.format.name}, root ${hex(s1.root)}):`);
-    const leaf = walkSteps(
-      s1,
-      s2 !== undefined ? s2.memory : s1.memory,
-      va,
-      "    ",
-      lines,
-      viaStage2,
-    );
+    const leaf = walkSteps(s1, s2, va, "    ", lines, physOf);
     if (leaf === undefined) return lines.join("\n");
     lines.push(`    ${formatAttributes(s1.format.attributes(leaf.li, leaf.lo, leaf.hi))}`);
     out = leaf.pa;
@@ -211,7 +227,7 @@ export function describeTranslation(ctx: TranslationContext, va: number): string
   }
   if (s2 !== undefined) {
     lines.push(`  stage 2 (${s2.format.name}, root ${hex(s2.root)}) of IPA ${hex(out)}:`);
-    const leaf = walkSteps(s2, s2.memory, out, "    ", lines, (a) => a);
+    const leaf = walkSteps(s2, undefined, out, "    ", lines, (a) => a);
     if (leaf === undefined) return lines.join("\n");
     lines.push(`    ${formatAttributes(s2.format.attributes(leaf.li, leaf.lo, leaf.hi))}`);
     out = leaf.pa;

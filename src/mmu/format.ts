@@ -34,6 +34,22 @@ export interface LevelInfo {
   readonly hasTables: boolean;
 }
 
+/**
+ * Numbers that let the one descriptor decoder ({@link decodeDescriptor} in walk.ts) decode a
+ * format's descriptors inline, without a call into the format per level. AArch64 long
+ * descriptors provide them; a format without them is decoded through its methods.
+ */
+export interface FastDecode {
+  /** Mask of a table address in the low word. */
+  readonly tableMaskLo: number;
+  /** Per level index: mask of a leaf's output address in the low word (0: no leaf there). */
+  readonly leafMaskLo: Int32Array;
+  /** Per level index: the leaf size (0: none). */
+  readonly leafSize: Float64Array;
+  /** 64K granule: OA[51:48] sits in bits 15:12 of the low word. */
+  readonly packedHigh: boolean;
+}
+
 export interface PageTableFormat {
   /** E.g. `"lpae-s1 4K ias48 oas48"`, `"v7s"`. */
   readonly name: string;
@@ -84,4 +100,29 @@ export interface PageTableFormat {
   ): void;
   /** Names of the set bits of a descriptor, for dumps (e.g. `["AF", "nG", "AP[1]"]`). */
   describe(levelIndex: number, lo: number, hi: number): string;
+
+  /** Inline decoding parameters, if the format has them. */
+  readonly fastDecode?: FastDecode;
+
+  /**
+   * The largest annotation an invalid descriptor can carry: software bits the hardware ignores
+   * in an invalid entry, such as pKVM's stage-2 owner id (`KVM_INVALID_PTE_OWNER_MASK`,
+   * bits 9:2). 0 means the format keeps none.
+   */
+  readonly maxAnnotation: number;
+  /** Encode an invalid descriptor carrying `annotation` (0: an all-zero descriptor). */
+  encodeInvalid(levelIndex: number, annotation: number, out: Uint32Array): void;
+  /** The annotation of an invalid descriptor (0 for none, and for any valid descriptor). */
+  annotation(levelIndex: number, lo: number, hi: number): number;
+}
+
+/**
+ * An invalid descriptor for dumps: zero, annotated in bits 9:2 (`owner=N`), or with other bits
+ * set.
+ */
+export function describeInvalid(lo: number, hi: number, annotation: number): string {
+  if (lo === 0 && hi === 0) return "INVALID";
+  const rest = (lo & ~(0xff << 2)) !== 0 || hi !== 0;
+  if (annotation === 0) return "INVALID (non-zero)";
+  return `INVALID owner=${annotation}${rest ? " (other bits set)" : ""}`;
 }

@@ -1,4 +1,6 @@
-export * from "./context.js";
+export * from "./flush.js";
+export * from "./regime.js";
+export * from "./transaction.js";
 export * from "./dump.js";
 export * from "./format.js";
 export * from "./lpae.js";

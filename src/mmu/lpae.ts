@@ -29,8 +29,8 @@
  *   memory, which is also what the architecture makes of Device and Normal-NC memory.
  */
 import { fail } from "../base/errors.js";
-import type { DescKind, LevelInfo, PageTableFormat } from "./format.js";
-import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
+import type { DescKind, FastDecode, LevelInfo, PageTableFormat } from "./format.js";
+import { DESC_INVALID, DESC_LEAF, DESC_TABLE, describeInvalid } from "./format.js";
 import type { LeafAttributes, MemType, Prot, Shareability } from "./prot.js";
 import { PERM, PROT } from "./prot.js";
 
@@ -90,6 +90,13 @@ const HI_PXNTABLE = 1 << (59 - 32);
 const HI_UXNTABLE = 1 << (60 - 32);
 const HI_APTABLE_SHIFT = 61 - 32;
 const HI_NSTABLE = 1 << (63 - 32);
+
+/**
+ * Software bits of an invalid descriptor: pKVM's owner id (`KVM_INVALID_PTE_OWNER_MASK`,
+ * GENMASK(9, 2)), an 8-bit annotation the walk ignores.
+ */
+const INVALID_ANNOTATION_SHIFT = 2;
+const INVALID_ANNOTATION_MAX = 0xff;
 
 /** MAIR indices Linux programs (`ARM_LPAE_MAIR_ATTR_IDX_*`). */
 export const LPAE_MAIR_IDX = { NC: 0, CACHE: 1, DEV: 2, INC_OCACHE: 3 } as const;
@@ -177,6 +184,8 @@ class LpaeFormat implements PageTableFormat {
   readonly rootEntries: number;
   readonly rootBytes: number;
   readonly pageSizes: readonly number[];
+  readonly fastDecode: FastDecode;
+  readonly maxAnnotation = INVALID_ANNOTATION_MAX;
 
   /** Index of the last level. */
   private readonly last: number;
@@ -248,6 +257,12 @@ class LpaeFormat implements PageTableFormat {
     this.pageSizes = pageSizes.sort((a, b) => a - b);
     this.tableMaskLo = ~(granule - 1) >>> 0;
     this.packedHigh = granule === 65536;
+    this.fastDecode = {
+      tableMaskLo: this.tableMaskLo | 0,
+      leafMaskLo: Int32Array.from(this.leafMaskLo),
+      leafSize: Float64Array.from(this.blockSize),
+      packedHigh: this.packedHigh,
+    };
     this.name =
       `lpae-s${stage} ${sizeName(granule)} ias${ias} oas${oas}` +
       (concat > 1 ? ` concat${concat}` : "");
@@ -429,10 +444,22 @@ class LpaeFormat implements PageTableFormat {
     out[1] = (hi | (addrHi & HI_ADDR_MASK)) >>> 0;
   }
 
-  /** E.g. `"PAGE AF nG AP[1] SH=inner AttrIndx=1 XN"`. */
+  /** An invalid descriptor with the annotation in bits 9:2 (`kvm_init_invalid_leaf_owner`). */
+  encodeInvalid(_levelIndex: number, annotation: number, out: Uint32Array): void {
+    if (!Number.isInteger(annotation) || annotation < 0 || annotation > INVALID_ANNOTATION_MAX)
+      fail("EINVAL", `${this.name}: annotation ${String(annotation)} is not 0..255`);
+    out[0] = annotation << INVALID_ANNOTATION_SHIFT;
+    out[1] = 0;
+  }
+
+  annotation(_levelIndex: number, lo: number, _hi: number): number {
+    return (lo & PTE_VALID) !== 0 ? 0 : (lo >>> INVALID_ANNOTATION_SHIFT) & INVALID_ANNOTATION_MAX;
+  }
+
+  /** E.g. `"PAGE AF nG AP[1] SH=inner AttrIndx=1 XN"`; `"INVALID owner=3"` for an annotation. */
   describe(levelIndex: number, lo: number, hi: number): string {
     const kind = this.kind(levelIndex, lo, hi);
-    if (kind === DESC_INVALID) return lo === 0 && hi === 0 ? "INVALID" : "INVALID (non-zero)";
+    if (kind === DESC_INVALID) return describeInvalid(lo, hi, this.annotation(levelIndex, lo, hi));
     const parts: string[] = [];
     if (kind === DESC_TABLE) {
       parts.push("TABLE");

@@ -22,8 +22,9 @@ function setup(format: PageTableFormat) {
   const table = new PageTable(format, memory);
   const flushes: Array<[number, number]> = [];
   const flush: TlbFlush = {
-    invalidateRange: (va, size) => flushes.push([va, size]),
-    invalidateAll: () => flushes.push([-1, -1]),
+    flushLeaf: (va, size) => flushes.push([va, size]),
+    flushWalk: (va, size) => flushes.push([va, size]),
+    flushAll: () => flushes.push([-1, -1]),
   };
   table.addFlushTarget(flush);
   return { table, memory, target, store, flushes };

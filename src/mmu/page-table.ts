@@ -1,20 +1,22 @@
 /**
  * Page-table operations, one implementation for every format (Linux io-pgtable's
- * `map_pages` / `unmap_pages` / `iova_to_phys`, plus protect and a generic walker like
- * mm/pagewalk.c's `walk_page_range`).
+ * `map_pages` / `unmap_pages` / `iova_to_phys`, plus protect, remap, owner annotations and a
+ * generic walker like mm/pagewalk.c's `walk_page_range`, with a variant whose visitor may
+ * rewrite leaves).
  *
- * Tables are real descriptors in a {@link TableMemory}; the operations read and write them
- * through the format's encoders. Every operation is atomic: descriptor writes go to an undo
- * log and tables allocated on the way are remembered, so a failure (EEXIST met halfway, or
- * ENOMEM while allocating a table) restores every descriptor and frees every new table; tables
- * to be freed are freed only once the operation has succeeded.
+ * Tables are real descriptors in a {@link TableMemory}; the operations read them through the
+ * one descriptor decoder of walk.ts and write them through the format's encoders. Every
+ * operation runs in a {@link TableTransaction}: it completes, or it changes nothing (a failure —
+ * EEXIST met halfway, ENOMEM while allocating a table — restores every descriptor, frees every
+ * new table and drops its statistics). Once it has succeeded, the leaves it changed are
+ * published to the table's change listeners ({@link PageTable.onChange}).
  *
  * TLB coherence: every change that removes or alters a valid translation is reported to the
- * flush targets ({@link TlbFlush}) through an IOTLB gather (Linux `iommu_iotlb_gather`):
- * invalidations are collected into one range and flushed when a differing page size or a
- * disjoint range arrives, and at the end of the operation; a break-before-make split and a
- * freed table are flushed at once (`tlb_flush_walk`). Mapping over invalid entries needs no
- * flush, since TLBs never cache invalid entries.
+ * flush targets ({@link TlbFlush}): leaf invalidations through an IOTLB gather (Linux
+ * `iommu_iotlb_gather`), synced at the end of the operation or, for {@link PageTable.unmapFast},
+ * when its owner says; a break-before-make split and a freed table at once as walk
+ * invalidations (`tlb_flush_walk`). Mapping over invalid entries needs no flush, since TLBs
+ * never cache invalid entries.
  *
  * Decisions where the sources differ:
  * - unmap of part of a larger leaf splits it (Linux before 6.13, and a CPU munmap of part of a
@@ -26,38 +28,57 @@
  *   returns the bytes unmapped so far; a block-sized page over a table drops the whole table,
  *   holes included.
  * - tables left empty by an unmap are freed (Linux frees them only when a whole block-sized
- *   range is unmapped); the root is never freed.
+ *   range is unmapped); the root is never freed. A table holding annotated invalid entries is
+ *   not empty (pKVM counts such entries too).
  * - map with a prot that grants neither read nor write is refused (EINVAL); io-pgtable returns
  *   0 and maps nothing, which would hide a caller's mistake.
+ * - Owner annotations (pKVM `kvm_pgtable_stage2_set_owner`): {@link PageTable.setOwner} unmaps
+ *   the range and writes invalid entries carrying the owner, at the largest sizes the alignment
+ *   allows; descending through an annotated entry of a larger size first splits the annotation
+ *   into a table of entries with the same one, so the rest of its range keeps its owner. map
+ *   does the same when it installs a table under an annotated entry.
  */
 import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
-import type { EventBus } from "../base/events.js";
+import type { EventBus, EventChannel } from "../base/events.js";
+import type { Disposable } from "../base/lifetime.js";
+import { toDisposable } from "../base/lifetime.js";
 import { formatSize } from "../base/size.js";
+import type { TlbFlush } from "./flush.js";
+import { IotlbGather } from "./flush.js";
 import type { PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
 import { iommuPgsize } from "./pgsize.js";
 import type { Prot } from "./prot.js";
 import { PROT } from "./prot.js";
 import type { TableMemory } from "./table-memory.js";
+import type { LeafChange } from "./transaction.js";
+import { TableTransaction } from "./transaction.js";
 import type { Geometry } from "./walk.js";
-import { FAULT_NONE, geometryOf, offsetIn, walkTable, WalkOut } from "./walk.js";
+import {
+  decoded,
+  decodeDescriptor,
+  entryIndex,
+  FAULT_NONE,
+  geometryOf,
+  leafSizeOf,
+  offsetIn,
+  walkTable,
+  WalkOut,
+} from "./walk.js";
+
+export type { TlbFlush } from "./flush.js";
+export type { LeafChange, LeafState } from "./transaction.js";
 
 declare module "../base/events.js" {
   interface EventMap {
     "mmu.map": { table: string; va: number; pa: number; size: number; prot: number };
     "mmu.unmap": { table: string; va: number; size: number; unmapped: number };
     "mmu.protect": { table: string; va: number; size: number; prot: number };
+    "mmu.remap": { table: string; va: number; pa: number; size: number; prot: number };
+    "mmu.owner": { table: string; va: number; size: number; owner: number };
     "mmu.split": { table: string; va: number; size: number; level: number };
   }
-}
-
-/** Where TLB invalidations go (an io-pgtable driver's `iommu_flush_ops`). */
-export interface TlbFlush {
-  /** Invalidate cached translations of `[va, va+size)`, mapped with leaves of `granule`. */
-  invalidateRange(va: number, size: number, granule: number): void;
-  /** Invalidate everything this table's translations may have left. */
-  invalidateAll(): void;
 }
 
 /** A translation of one input address. */
@@ -104,24 +125,52 @@ export interface LeafVisit {
   copies: number;
 }
 
+/** An invalid entry that carries an annotation (an owner), as the walker shows it. */
+export interface AnnotationVisit {
+  levelIndex: number;
+  level: number;
+  va: number;
+  /** Bytes of input address the entry covers. */
+  span: number;
+  descAddr: number;
+  lo: number;
+  hi: number;
+  annotation: number;
+}
+
 /** Per-level callbacks for {@link PageTable.walk} (mm_walk_ops). */
 export interface WalkVisitor {
   /** A table; return `false` to skip its entries. */
   table?(t: TableVisit): boolean | void;
   leaf?(l: LeafVisit): void;
+  /** An invalid entry with an annotation (plain zero entries are not shown). */
+  annotation?(a: AnnotationVisit): void;
 }
+
+/**
+ * A visitor of {@link PageTable.rewrite}: return the leaf's new descriptor halves, or nothing to
+ * leave it. The new descriptor must be a leaf of the same size at the same level, or invalid.
+ */
+export type LeafRewriter = (leaf: LeafVisit) => { lo: number; hi: number } | undefined | void;
+
+/** Called after each committed operation with the leaves it changed. */
+export type ChangeListener = (changes: readonly LeafChange[], table: PageTable) => void;
 
 export interface PageTableStats {
   maps: number;
   unmaps: number;
   protects: number;
+  remaps: number;
+  ownerChanges: number;
   splits: number;
-  /** Leaves written by map, by page size. */
+  /** Leaves written by map and remap, by page size. */
   mappedBySize: Record<string, number>;
   tablesAllocated: number;
   tablesFreed: number;
-  /** Range invalidations sent to the flush targets, and full invalidations. */
+  /** Range invalidations sent to the flush targets (leaf and walk), and full invalidations. */
   flushes: number;
+  leafFlushes: number;
+  walkFlushes: number;
   flushAlls: number;
   rollbacks: number;
 }
@@ -140,6 +189,15 @@ interface TouchedTable {
   va: number;
 }
 
+type Channels = {
+  map: EventChannel<"mmu.map">;
+  unmap: EventChannel<"mmu.unmap">;
+  protect: EventChannel<"mmu.protect">;
+  remap: EventChannel<"mmu.remap">;
+  owner: EventChannel<"mmu.owner">;
+  split: EventChannel<"mmu.split">;
+};
+
 export class PageTable {
   readonly format: PageTableFormat;
   readonly memory: TableMemory;
@@ -148,55 +206,136 @@ export class PageTable {
   readonly root: number;
   private readonly g: Geometry;
   private readonly flushTargets: TlbFlush[] = [];
-  private readonly bus: EventBus | undefined;
-  private readonly out = new WalkOut();
+  private readonly listeners: ChangeListener[] = [];
+  private readonly channels: Channels | undefined;
+  /** Scratch of descriptor reads (`lo`, `hi`) and of translate. */
+  private readonly cur = new WalkOut();
   private readonly enc = new Uint32Array(2);
   private readonly minPage: number;
   private readonly mappedBySize = new Map<number, number>();
-  private readonly statsData: PageTableStats = {
+  private readonly statsData: Omit<PageTableStats, "mappedBySize"> = {
     maps: 0,
     unmaps: 0,
     protects: 0,
+    remaps: 0,
+    ownerChanges: 0,
     splits: 0,
-    mappedBySize: {},
     tablesAllocated: 0,
     tablesFreed: 0,
     flushes: 0,
+    leafFlushes: 0,
+    walkFlushes: 0,
     flushAlls: 0,
     rollbacks: 0,
   };
-  // The operation in progress: undo log (addr, lo, hi triples), new tables, tables to free.
-  // Growable arrays with their own lengths: resetting `length` on every call is a runtime call.
-  private readonly undo: number[] = [];
-  private undoTop = 0;
-  private readonly newTables: number[] = [];
-  private newTop = 0;
-  private readonly deferredFrees: number[] = [];
-  private deferredTop = 0;
-  // The IOTLB gather.
-  private gStart = 0;
-  private gEnd = 0;
-  private gGranule = 0;
-  private destroyed = false;
+  private readonly tx: TableTransaction;
+  /** The gather of operations whose caller gives none. */
+  private readonly ownGather = new IotlbGather();
+  private life: "live" | "destroyed" | "detached" = "live";
 
+  /**
+   * A new, empty page table: its root is allocated from `memory` at once (ENOMEM, or the
+   * allocator's error, and nothing allocated, if it cannot be).
+   */
   constructor(format: PageTableFormat, memory: TableMemory, options: PageTableOptions = {}) {
     this.format = format;
     this.memory = memory;
     this.name = options.name ?? format.name;
-    this.bus = options.bus;
     this.g = geometryOf(format);
     this.minPage = format.pageSizes[0]!;
-    this.root = memory.allocTable(format.rootBytes);
-    this.statsData.tablesAllocated++;
+    this.tx = new TableTransaction(format, memory, this.statsData, this.mappedBySize);
+    const bus = options.bus;
+    this.channels =
+      bus === undefined
+        ? undefined
+        : {
+            map: bus.channel("mmu.map"),
+            unmap: bus.channel("mmu.unmap"),
+            protect: bus.channel("mmu.protect"),
+            remap: bus.channel("mmu.remap"),
+            owner: bus.channel("mmu.owner"),
+            split: bus.channel("mmu.split"),
+          };
+    const adopted = adopting;
+    adopting = undefined;
+    if (adopted !== undefined) this.root = adopted;
+    else {
+      this.root = memory.allocTable(format.rootBytes);
+      this.statsData.tablesAllocated++;
+    }
   }
 
-  /** Send this table's invalidations to `target` too (a TLB, an SMMU context). */
-  addFlushTarget(target: TlbFlush): () => void {
+  /**
+   * A page table over an existing root in `memory` (tables another owner built, handed over
+   * with {@link detach}, or written in memory by other means). Every table reachable from the
+   * root must be a live table of `memory`, so that later splits and frees work (EINVAL naming
+   * the first that is not); nothing is allocated.
+   *
+   * @example
+   * const root = built.detach();
+   * const table = PageTable.adopt(built.format, built.memory, root, { name: "kernel" });
+   */
+  static adopt(
+    format: PageTableFormat,
+    memory: TableMemory,
+    root: number,
+    options: PageTableOptions = {},
+  ): PageTable {
+    if (!Number.isSafeInteger(root) || root < 0 || !memory.isTable(root))
+      fail("EINVAL", `adopt: ${String(root)} is not a table of this table memory`);
+    adopting = root;
+    let table: PageTable;
+    try {
+      table = new PageTable(format, memory, options);
+    } finally {
+      adopting = undefined;
+    }
+    table.walk({
+      table: (t) => {
+        if (!memory.isTable(t.addr))
+          fail(
+            "EINVAL",
+            `adopt: ${hex(t.addr)} (a level-${t.level} table under root ${hex(root)}) is not a table of this table memory`,
+          );
+      },
+    });
+    return table;
+  }
+
+  // --- registrations ---------------------------------------------------------------------
+
+  /** Send this table's invalidations to `target` too (a TLB, an SMMU context bank). */
+  addFlushTarget(target: TlbFlush): Disposable {
+    this.checkLive("addFlushTarget");
     this.flushTargets.push(target);
-    return () => {
+    return toDisposable(() => {
       const i = this.flushTargets.indexOf(target);
       if (i >= 0) this.flushTargets.splice(i, 1);
-    };
+    });
+  }
+
+  /** The flush targets registered now. */
+  get flushTargetCount(): number {
+    return this.flushTargets.length;
+  }
+
+  /**
+   * Call `listener` after every committed operation with the leaves it changed (in the order
+   * the operation changed them). Never for an operation that failed. A listener's exception
+   * propagates to the caller of the operation, which has completed.
+   */
+  onChange(listener: ChangeListener): Disposable {
+    this.checkLive("onChange");
+    this.listeners.push(listener);
+    return toDisposable(() => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    });
+  }
+
+  /** The change listeners registered now. */
+  get listenerCount(): number {
+    return this.listeners.length;
   }
 
   stats(): PageTableStats {
@@ -206,45 +345,65 @@ export class PageTable {
     return { ...this.statsData, mappedBySize };
   }
 
+  /** False once destroyed or detached. */
+  get live(): boolean {
+    return this.life === "live";
+  }
+
   // --- descriptors -------------------------------------------------------------------------
 
-  // A small direct-mapped cache of table-page views (host side: views stay valid for the life of
-  // the memory), so a map touching four levels does not look each page up again.
+  // A small direct-mapped cache of table-page views, so a map touching four levels does not look
+  // each page up again. Dropped when the memory's view epoch moves (a table page was released).
   private readonly viewKeys = new Float64Array(16).fill(-1);
   private readonly viewWords: Array<Uint32Array | undefined> = new Array<Uint32Array | undefined>(
     16,
   ).fill(undefined);
+  private viewEpoch = -1;
+
+  /** Drop the cached views if the memory released pages since (checked once per operation). */
+  private syncViews(): void {
+    const epoch = this.memory.viewEpoch;
+    if (this.viewEpoch !== epoch) {
+      this.viewEpoch = epoch;
+      this.viewKeys.fill(-1);
+    }
+  }
 
   private words(page: number): Uint32Array {
-    if (this.memory.stableViews !== true) return this.memory.words(page);
+    const memory = this.memory;
+    if (memory.stableViews !== true) return memory.words(page);
     const slot = (page >>> 12) & 15;
     if (this.viewKeys[slot] === page) return this.viewWords[slot]!;
-    const w = this.memory.words(page);
+    const w = memory.words(page);
     this.viewKeys[slot] = page;
     this.viewWords[slot] = w;
     return w;
   }
 
+  /** Read the descriptor at `addr` into `cur.lo` / `cur.hi`. */
   private read(addr: number): void {
     const inPage = (addr >>> 0) & 4095;
     const w = this.words(addr - inPage);
     const i = inPage >>> 2;
-    this.out.lo = w[i]!;
-    this.out.hi = this.g.descBytes === 8 ? w[i + 1]! : 0;
+    this.cur.lo = w[i]!;
+    this.cur.hi = this.g.descBytes === 8 ? w[i + 1]! : 0;
   }
 
+  /** Decode `cur` at level index `li` (the one decoder): its kind; `decoded.next` its address. */
+  private decode(li: number): number {
+    const c = this.cur;
+    return decodeDescriptor(this.format, this.g, li, c.lo, c.hi);
+  }
+
+  /** Write a descriptor, logging its old value in the transaction. */
   private write(addr: number, lo: number, hi: number): void {
     const inPage = (addr >>> 0) & 4095;
     const w = this.words(addr - inPage);
     const i = inPage >>> 2;
-    const u = this.undo;
-    const t = this.undoTop;
-    u[t] = addr;
-    u[t + 1] = w[i]!;
-    u[t + 2] = this.g.descBytes === 8 ? w[i + 1]! : 0;
-    this.undoTop = t + 3;
+    const wide = this.g.descBytes === 8;
+    this.tx.log(addr, w[i]!, wide ? w[i + 1]! : 0);
     w[i] = lo;
-    if (this.g.descBytes === 8) w[i + 1] = hi;
+    if (wide) w[i + 1] = hi;
   }
 
   /** The first input address the table at level index `li` holding `va`'s entry maps. */
@@ -255,100 +414,100 @@ export class PageTable {
   }
 
   private entryAddr(table: number, li: number, va: number): number {
-    // Integer shifts on the address's 32-bit halves: no floating-point division per level.
-    const sh = this.g.shifts[li]!;
-    const hi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
-    const lo = va >>> 0;
-    const idx =
-      (sh >= 32 ? hi >>> (sh - 32) : (lo >>> sh) | (hi << (32 - sh))) & (this.g.entries[li]! - 1);
-    return table + idx * this.g.descBytes;
+    return table + entryIndex(this.g, li, va) * this.g.descBytes;
   }
 
-  private allocTable(li: number): number {
+  /** Allocate a table for level index `li`, every entry invalid with `annotation` (0: zero). */
+  private allocTable(li: number, annotation = 0): number {
     const bytes = li === 0 ? this.format.rootBytes : this.format.levels[li]!.tableBytes;
     const addr = this.memory.allocTable(bytes);
-    this.newTables[this.newTop++] = addr;
+    this.tx.allocated(addr);
+    if (annotation !== 0) {
+      this.format.encodeInvalid(li, annotation, this.enc);
+      const lo = this.enc[0]!;
+      const hi = this.enc[1]!;
+      // A new table needs no undo entries: rollback frees it.
+      const wide = this.g.descBytes === 8;
+      for (let i = 0, n = this.g.entries[li]!; i < n; i++) {
+        const a = addr + i * this.g.descBytes;
+        const inPage = (a >>> 0) & 4095;
+        const w = this.words(a - inPage);
+        w[inPage >>> 2] = lo;
+        if (wide) w[(inPage >>> 2) + 1] = hi;
+      }
+    }
     return addr;
+  }
+
+  /** The annotation of `cur` at level index `li` (0 for valid or plain zero entries). */
+  private annotationOfCur(li: number): number {
+    const c = this.cur;
+    return c.lo === 0 && c.hi === 0 ? 0 : this.format.annotation(li, c.lo, c.hi);
   }
 
   // --- transactions ------------------------------------------------------------------------
 
-  private begin(): void {
-    if (this.destroyed) fail("ENODEV", `page table ${this.name} has been destroyed`);
-    this.undoTop = 0;
-    this.newTop = 0;
-    this.deferredTop = 0;
+  private checkLive(op: string): void {
+    if (this.life !== "live")
+      fail("ENODEV", `page table ${this.name} has been ${this.life}: no ${op}`);
   }
 
-  private commit(): void {
-    this.sync();
-    for (let i = 0; i < this.deferredTop; i++) this.memory.freeTable(this.deferredFrees[i]!);
-    this.statsData.tablesAllocated += this.newTop;
-    this.statsData.tablesFreed += this.deferredTop;
-    this.undoTop = 0;
-    this.newTop = 0;
-    this.deferredTop = 0;
+  private begin(op: string, gather = this.ownGather): void {
+    this.checkLive(op);
+    // Tables are freed only at commit (or by rollback and destroy), so views stay valid until
+    // the operation ends.
+    this.syncViews();
+    this.tx.begin(gather, gather !== this.ownGather, this.listeners.length > 0);
   }
 
-  private rollback(): void {
-    const u = this.undo;
-    for (let i = this.undoTop - 3; i >= 0; i -= 3) {
-      const addr = u[i]!;
-      const page = Math.floor(addr / 4096) * 4096;
-      const w = this.memory.words(page);
-      const k = (addr - page) >>> 2;
-      w[k] = u[i + 1]!;
-      if (this.g.descBytes === 8) w[k + 1] = u[i + 2]!;
-    }
-    for (let i = 0; i < this.newTop; i++) this.memory.freeTable(this.newTables[i]!);
-    // Invalidations already sent were of translations now restored: that only costs misses.
-    this.sync();
-    this.undoTop = 0;
-    this.newTop = 0;
-    this.deferredTop = 0;
-    this.statsData.rollbacks++;
+  private commit(merge = false): void {
+    const changes = this.tx.commit(merge);
+    if (changes !== undefined && changes.length > 0)
+      for (const l of [...this.listeners]) l(changes, this);
   }
 
-  private transaction<T>(body: () => T): T {
-    this.begin();
-    let result: T;
-    try {
-      result = body();
-    } catch (e) {
-      this.rollback();
-      throw e;
-    }
-    this.commit();
-    return result;
+  private recording(): boolean {
+    return this.tx.recording;
   }
 
-  // --- the IOTLB gather ------------------------------------------------------------------
-
-  private gather(va: number, size: number, granule: number): void {
-    if (
-      this.gEnd > this.gStart &&
-      (granule !== this.gGranule || va > this.gEnd || va + size < this.gStart)
-    )
-      this.sync();
-    if (this.gEnd === this.gStart) {
-      this.gStart = va;
-      this.gEnd = va + size;
-      this.gGranule = granule;
-    } else {
-      this.gStart = Math.min(this.gStart, va);
-      this.gEnd = Math.max(this.gEnd, va + size);
-    }
+  /** Record a changed leaf (only while the transaction records). */
+  private change(
+    va: number,
+    size: number,
+    li: number,
+    bPa: number,
+    bLo: number,
+    bHi: number,
+    aPa: number,
+    aLo: number,
+    aHi: number,
+  ): void {
+    this.tx.change(va, size, li, bPa, bLo, bHi, aPa, aLo, aHi);
   }
 
-  private sync(): void {
-    if (this.gEnd === this.gStart) return;
-    this.flushNow(this.gStart, this.gEnd - this.gStart, this.gGranule);
-    this.gStart = this.gEnd = 0;
-  }
+  // --- flushes -------------------------------------------------------------------------------
 
-  private flushNow(va: number, size: number, granule: number): void {
-    this.statsData.flushes++;
-    for (const f of this.flushTargets) f.invalidateRange(va, size, granule);
+  /** Where gathers and immediate flushes go: every flush target, with the counts. */
+  private readonly fanout: TlbFlush = {
+    flushAll: () => {
+      this.statsData.flushAlls++;
+      for (const f of [...this.flushTargets]) f.flushAll();
+    },
+    flushWalk: (va, size, granule) => {
+      this.statsData.flushes++;
+      this.statsData.walkFlushes++;
+      for (const f of this.flushTargets) f.flushWalk(va, size, granule);
+    },
+    flushLeaf: (va, size, granule, pa) => {
+      this.statsData.flushes++;
+      this.statsData.leafFlushes++;
+      for (const f of this.flushTargets) f.flushLeaf(va, size, granule, pa);
+    },
+  };
+
+  /** Gather the leaf invalidation of `[va, va+size)` (leaves of `pgsize`, old output `pa`). */
+  private gather(va: number, size: number, pgsize: number, pa: number): void {
+    this.tx.gather!.add(this.fanout, va, size, pgsize, pa);
   }
 
   // --- checks ------------------------------------------------------------------------------
@@ -370,6 +529,19 @@ export class PageTable {
       );
   }
 
+  private checkOutput(op: string, pa: number, size: number): void {
+    if (!Number.isSafeInteger(pa) || pa < 0 || offsetIn(pa, this.minPage) !== 0)
+      fail(
+        "EINVAL",
+        `${this.name}: ${op} to ${hex(pa)}: not aligned to ${formatSize(this.minPage)}`,
+      );
+    if (pa + size > this.g.outputLimit)
+      fail(
+        "ERANGE",
+        `${this.name}: ${op} to ${hexRange(pa, size)} is beyond the ${this.format.oas}-bit output address size`,
+      );
+  }
+
   private checkProt(op: string, prot: Prot): void {
     if (!Number.isInteger(prot) || prot < 0)
       fail("EINVAL", `${this.name}: ${op}: prot ${String(prot)} is not a prot`);
@@ -387,51 +559,57 @@ export class PageTable {
    */
   map(va: number, pa: number, size: number, prot: Prot): void {
     this.checkRange("map", va, size);
-    if (!Number.isSafeInteger(pa) || pa < 0 || offsetIn(pa, this.minPage) !== 0)
-      fail("EINVAL", `${this.name}: map to ${hex(pa)}: not aligned to ${formatSize(this.minPage)}`);
-    if (pa + size > this.g.outputLimit)
-      fail(
-        "ERANGE",
-        `${this.name}: map to ${hexRange(pa, size)} is beyond the ${this.format.oas}-bit output address size`,
-      );
+    this.checkOutput("map", pa, size);
     this.checkProt("map", prot);
-    this.transaction(() => {
-      let v = va;
-      let p = pa;
-      let left = size;
-      while (left > 0) {
-        const { pgsize, count } = iommuPgsize(this.format.pageSizes, v, p, left);
-        for (let i = 0; i < count; i++) {
-          this.installLeaf(v, p, pgsize, prot);
-          v += pgsize;
-          p += pgsize;
-        }
-        left -= pgsize * count;
-        this.mappedBySize.set(pgsize, (this.mappedBySize.get(pgsize) ?? 0) + count);
-      }
-    });
+    this.begin("map");
+    try {
+      this.mapRange(va, pa, size, prot);
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit();
     this.statsData.maps++;
-    this.bus?.emit("mmu.map", { table: this.name, va, pa, size, prot });
+    const ch = this.channels?.map;
+    if (ch !== undefined) {
+      if (ch.interest > 0) ch.emit({ table: this.name, va, pa, size, prot });
+      else ch.skip();
+    }
+  }
+
+  private mapRange(va: number, pa: number, size: number, prot: Prot): void {
+    let v = va;
+    let p = pa;
+    let left = size;
+    while (left > 0) {
+      const { pgsize, count } = iommuPgsize(this.format.pageSizes, v, p, left);
+      for (let i = 0; i < count; i++) {
+        this.installLeaf(v, p, pgsize, prot);
+        v += pgsize;
+        p += pgsize;
+      }
+      left -= pgsize * count;
+      this.tx.countMapped(pgsize, count);
+    }
   }
 
   /** Map one page of `pgsize`, allocating tables on the way (`__arm_lpae_map`). */
   private installLeaf(va: number, pa: number, pgsize: number, prot: Prot): void {
     const target = this.g.levelOfSize.get(pgsize)!;
-    const out = this.out;
     let table = this.root;
     for (let li = 0; li < target; li++) {
       const addr = this.entryAddr(table, li, va);
       this.read(addr);
-      const kind = this.format.kind(li, out.lo, out.hi);
+      const kind = this.decode(li);
       if (kind === DESC_TABLE) {
-        table = this.format.address(li, out.lo, out.hi);
+        table = decoded.next;
       } else if (kind === DESC_INVALID) {
-        const next = this.allocTable(li + 1);
+        const next = this.allocTable(li + 1, this.annotationOfCur(li));
         this.format.encodeTable(li, next, this.enc);
         this.write(addr, this.enc[0]!, this.enc[1]!);
         table = next;
       } else {
-        const size = this.format.leafSize(li, out.lo, out.hi);
+        const size = leafSizeOf(this.format, this.g, li, this.cur.lo, this.cur.hi);
         const base = Math.floor(va / size) * size;
         fail(
           "EEXIST",
@@ -441,10 +619,10 @@ export class PageTable {
     }
     const span = this.g.spans[target]!;
     const copies = pgsize / span;
-    const first = this.entryAddr(table, target, Math.floor(va / pgsize) * pgsize);
+    const first = this.entryAddr(table, target, va);
     for (let c = 0; c < copies; c++) {
       this.read(first + c * this.g.descBytes);
-      const kind = this.format.kind(target, out.lo, out.hi);
+      const kind = this.decode(target);
       if (kind !== DESC_INVALID)
         fail(
           "EEXIST",
@@ -457,55 +635,136 @@ export class PageTable {
     const lo = this.enc[0]!;
     const hi = this.enc[1]!;
     for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, lo, hi);
+    if (this.recording()) this.change(va, pgsize, target, -1, 0, 0, pa, lo, hi);
   }
 
-  // --- unmap and protect ---------------------------------------------------------------------
+  // --- unmap, remap, owners, protect ---------------------------------------------------------
 
   /**
    * Unmap `[va, va+size)`, splitting a larger leaf that is only partly inside, and freeing
    * tables left empty. Returns the bytes unmapped: less than `size` if a hole was met (it stops
    * there, as `iommu_unmap` does). EINVAL when misaligned, ERANGE beyond the input size, ENOMEM
-   * when a split cannot allocate a table; on failure nothing changes.
+   * when a split cannot allocate a table; on failure nothing changes. The TLBs are invalidated
+   * before it returns.
    */
   unmap(va: number, size: number): number {
+    return this.unmapWith(va, size, this.ownGather);
+  }
+
+  /**
+   * {@link unmap} whose leaf invalidations go into the caller's `gather` and are sent only when
+   * the caller syncs it (Linux `iommu_unmap_fast`, then `iommu_iotlb_sync`): until then TLBs may
+   * hold the old translations. Walk invalidations (splits, freed tables) are still sent at once.
+   */
+  unmapFast(va: number, size: number, gather: IotlbGather): number {
+    if (!(gather instanceof IotlbGather)) fail("EINVAL", `${this.name}: unmapFast needs a gather`);
+    return this.unmapWith(va, size, gather);
+  }
+
+  private unmapWith(va: number, size: number, gather: IotlbGather): number {
     this.checkRange("unmap", va, size);
-    const unmapped = this.transaction(() => this.unmapRange(va, size));
+    this.begin("unmap", gather);
+    let unmapped: number;
+    try {
+      unmapped = this.clearRange(va, size, 0, false);
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit();
     this.statsData.unmaps++;
-    this.bus?.emit("mmu.unmap", { table: this.name, va, size, unmapped });
+    this.channels?.unmap.emit({ table: this.name, va, size, unmapped });
     return unmapped;
   }
 
   /**
-   * Change the permissions and attributes of every leaf in `[va, va+size)` to `prot`, splitting
-   * leaves that are partly inside. ENOENT (and no change) if any part is not mapped.
+   * Replace the translation of `[va, va+size)` by `[pa, pa+size)` with `prot`, in one
+   * operation (a page migration, a stage-2 rewrite): the old leaves go, the new ones are chosen
+   * as map chooses them, and the change listeners get one list whose changes pair old and new
+   * leaves of the same range. ENOENT (and no change) unless the whole range is mapped; the
+   * checks of map otherwise.
    */
-  protect(va: number, size: number, prot: Prot): void {
-    this.checkRange("protect", va, size);
-    this.checkProt("protect", prot);
-    this.transaction(() => {
-      const done = this.rewriteRange(va, size, prot);
-      if (done < size)
-        fail(
-          "ENOENT",
-          `${this.name}: protect ${hexRange(va, size)}: ${hex(va + done)} is not mapped`,
-        );
-    });
-    this.statsData.protects++;
-    this.bus?.emit("mmu.protect", { table: this.name, va, size, prot });
+  remap(va: number, pa: number, size: number, prot: Prot): void {
+    this.checkRange("remap", va, size);
+    this.checkOutput("remap", pa, size);
+    this.checkProt("remap", prot);
+    this.checkLive("remap");
+    const mapped = this.mappedBytes(va, va + size);
+    if (mapped < size)
+      fail(
+        "ENOENT",
+        `${this.name}: remap ${hexRange(va, size)}: only ${formatSize(mapped)} of it is mapped`,
+      );
+    this.begin("remap");
+    try {
+      this.clearRange(va, size, 0, false);
+      this.mapRange(va, pa, size, prot);
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit(true);
+    this.statsData.remaps++;
+    this.channels?.remap.emit({ table: this.name, va, pa, size, prot });
   }
 
   /**
-   * `iommu_unmap` over `arm_lpae_unmap_pages` / `__arm_v7s_unmap`: step through the range in the
-   * page sizes `iommu_pgsize(iova, iova, left)` picks. For each step, walk down to the level of
-   * that size, splitting a larger leaf on the way; there, all entries of the step must be valid
-   * (else stop); a table under a block-sized step is dropped whole, a multi-entry leaf met by a
-   * single-entry step is split first, and the step's entries are cleared. Returns the bytes
-   * unmapped.
+   * Annotate `[va, va+size)` as owned by `owner` (1..format.maxAnnotation), or clear the
+   * annotation (0): pKVM's `kvm_pgtable_stage2_set_owner`. Whatever is mapped there is unmapped
+   * first (and the TLBs invalidated); the range then holds invalid entries carrying the owner,
+   * which translate nothing but say whose the memory is (see {@link ownerAt}). EINVAL for an
+   * owner the format cannot hold; the range checks of unmap; ENOMEM; on failure nothing changes.
    */
-  private unmapRange(va: number, size: number): number {
+  setOwner(va: number, size: number, owner: number): void {
+    this.checkRange("setOwner", va, size);
+    const max = this.format.maxAnnotation;
+    if (!Number.isInteger(owner) || owner < 0 || owner > max)
+      fail(
+        "EINVAL",
+        max === 0
+          ? `${this.name}: format ${this.format.name} keeps no owner annotations`
+          : `${this.name}: owner ${String(owner)} is not 0..${max}`,
+      );
+    this.begin("setOwner");
+    try {
+      this.clearRange(va, size, owner, true);
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit();
+    this.statsData.ownerChanges++;
+    this.channels?.owner.emit({ table: this.name, va, size, owner });
+  }
+
+  /** The owner annotation of the invalid entry `va` reaches (0: none, or `va` is mapped). */
+  ownerAt(va: number): number {
+    if (!Number.isSafeInteger(va) || va < 0 || va >= this.g.inputLimit) return 0;
+    this.syncViews();
+    let table = this.root;
+    for (let li = 0; li < this.g.levels; li++) {
+      this.read(this.entryAddr(table, li, va));
+      const kind = this.decode(li);
+      if (kind === DESC_INVALID) return this.annotationOfCur(li);
+      if (kind === DESC_LEAF) return 0;
+      table = decoded.next;
+    }
+    return 0;
+  }
+
+  /**
+   * The engine of unmap and setOwner: step through the range in `iommu_pgsize` steps; walk
+   * down to each step's level (splitting larger leaves; with `throughHoles`, splitting larger
+   * annotated entries or installing tables where there are none); there, drop the leaves and
+   * tables of the step and write invalid entries carrying `fill` (0: plain zeros). Without
+   * `throughHoles` (unmap) it stops at the first step that is not wholly mapped. Frees the
+   * tables it left empty. Returns the bytes done.
+   */
+  private clearRange(va: number, size: number, fill: number, throughHoles: boolean): number {
     const touched = new Map<number, TouchedTable>();
-    const out = this.out;
+    const cur = this.cur;
     const db = this.g.descBytes;
+    const recording = this.recording();
     let v = va;
     let left = size;
     steps: while (left > 0) {
@@ -517,11 +776,26 @@ export class PageTable {
       for (let li = 0; li < target; li++) {
         const addr = this.entryAddr(table, li, v);
         this.read(addr);
-        const kind = this.format.kind(li, out.lo, out.hi);
-        if (kind === DESC_INVALID) break steps;
+        const kind = this.decode(li);
+        if (kind === DESC_INVALID) {
+          if (!throughHoles) break steps;
+          const annotation = this.annotationOfCur(li);
+          if (annotation === fill) {
+            // A larger entry already says what the step asks: nothing to do here.
+            v += pgsize;
+            left -= pgsize;
+            continue steps;
+          }
+          // Split the annotation: a table whose every entry keeps it, then go down into it.
+          const child = this.allocTable(li + 1, annotation);
+          this.format.encodeTable(li, child, this.enc);
+          this.write(addr, this.enc[0]!, this.enc[1]!);
+          li--;
+          continue;
+        }
         if (kind === DESC_LEAF) {
           // A leaf larger than the step: split it and read the entry again.
-          this.split(table, li, v, this.format.leafSize(li, out.lo, out.hi));
+          this.split(table, li, v, leafSizeOf(this.format, this.g, li, cur.lo, cur.hi));
           li--;
           continue;
         }
@@ -535,36 +809,56 @@ export class PageTable {
           });
         parentEntry = addr;
         parentTable = table;
-        table = this.format.address(li, out.lo, out.hi);
+        table = decoded.next;
       }
       const span = this.g.spans[target]!;
       const copies = pgsize / span;
       const first = this.entryAddr(table, target, v);
-      for (let c = 0; c < copies; c++) {
-        this.read(first + c * db);
-        if (this.format.kind(target, out.lo, out.hi) === DESC_INVALID) break steps;
-      }
+      if (!throughHoles)
+        for (let c = 0; c < copies; c++) {
+          this.read(first + c * db);
+          if (this.decode(target) === DESC_INVALID) break steps;
+        }
       if (copies === 1) {
         this.read(first);
-        if (this.format.kind(target, out.lo, out.hi) === DESC_LEAF) {
-          const leafSize = this.format.leafSize(target, out.lo, out.hi);
+        if (this.decode(target) === DESC_LEAF) {
+          const leafSize = leafSizeOf(this.format, this.g, target, cur.lo, cur.hi);
           // A multi-entry leaf (v7s large page, supersection) met by a one-entry step.
           if (leafSize > pgsize) this.split(table, target, v, leafSize);
         }
       }
+      this.format.encodeInvalid(target, fill, this.enc);
+      const fillLo = this.enc[0]!;
+      const fillHi = this.enc[1]!;
+      let leafPa = -1;
+      let cleared = false;
       for (let c = 0; c < copies; c++) {
         const addr = first + c * db;
+        const entryVa = v + c * span;
         this.read(addr);
-        if (this.format.kind(target, out.lo, out.hi) === DESC_TABLE) {
+        const kind = this.decode(target);
+        if (kind === DESC_TABLE) {
           // A table under a block-sized step: drop the subtree (`__arm_lpae_free_pgtable`,
           // `__arm_v7s_free_table`), whatever holes it has, and flush walks through it.
-          const child = this.format.address(target, out.lo, out.hi);
-          this.write(addr, 0, 0);
-          this.flushNow(v + c * span, span, this.minPage);
-          this.collectSubtree(child, target + 1);
-        } else this.write(addr, 0, 0);
+          const child = decoded.next;
+          this.write(addr, fillLo, fillHi);
+          this.fanout.flushWalk(entryVa, span, this.minPage);
+          this.collectSubtree(child, target + 1, entryVa, recording);
+          cleared = true;
+        } else if (kind === DESC_LEAF) {
+          const leafSize = leafSizeOf(this.format, this.g, target, cur.lo, cur.hi);
+          // A multi-entry leaf is one change, reported at its first entry.
+          if (offsetIn(entryVa, leafSize) === 0) {
+            if (c === 0) leafPa = decoded.next;
+            if (recording)
+              this.change(entryVa, leafSize, target, decoded.next, cur.lo, cur.hi, -1, 0, 0);
+          }
+          this.write(addr, fillLo, fillHi);
+          cleared = true;
+        } else if (cur.lo !== fillLo || cur.hi !== fillHi) this.write(addr, fillLo, fillHi);
       }
-      this.gather(v, pgsize, pgsize);
+      // unmap gathers every step (all its entries were valid); setOwner only steps it cleared.
+      if (!throughHoles || cleared) this.gather(v, pgsize, pgsize, leafPa);
       if (!touched.has(table))
         touched.set(table, {
           addr: table,
@@ -581,11 +875,35 @@ export class PageTable {
   }
 
   /**
+   * Change the permissions and attributes of every leaf in `[va, va+size)` to `prot`, splitting
+   * leaves that are partly inside. ENOENT (and no change) if any part is not mapped.
+   */
+  protect(va: number, size: number, prot: Prot): void {
+    this.checkRange("protect", va, size);
+    this.checkProt("protect", prot);
+    this.begin("protect");
+    try {
+      const done = this.rewriteRange(va, size, prot);
+      if (done < size)
+        fail(
+          "ENOENT",
+          `${this.name}: protect ${hexRange(va, size)}: ${hex(va + done)} is not mapped`,
+        );
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit();
+    this.statsData.protects++;
+    this.channels?.protect.emit({ table: this.name, va, size, prot });
+  }
+
+  /**
    * The loop behind protect: rewrites every leaf in the range, splitting leaves partly inside;
    * returns the bytes done before the first hole.
    */
   private rewriteRange(va: number, size: number, prot: Prot): number {
-    const out = this.out;
+    const cur = this.cur;
     let v = va;
     const end = va + size;
     outer: while (v < end) {
@@ -593,13 +911,13 @@ export class PageTable {
       for (let li = 0; li < this.g.levels; li++) {
         const addr = this.entryAddr(table, li, v);
         this.read(addr);
-        const kind = this.format.kind(li, out.lo, out.hi);
+        const kind = this.decode(li);
         if (kind === DESC_INVALID) break outer;
         if (kind === DESC_TABLE) {
-          table = this.format.address(li, out.lo, out.hi);
+          table = decoded.next;
           continue;
         }
-        const leafSize = this.format.leafSize(li, out.lo, out.hi);
+        const leafSize = leafSizeOf(this.format, this.g, li, cur.lo, cur.hi);
         const base = Math.floor(v / leafSize) * leafSize;
         if (base !== v || end - v < leafSize) {
           this.split(table, li, v, leafSize);
@@ -608,16 +926,15 @@ export class PageTable {
         }
         const copies = leafSize / this.g.spans[li]!;
         const first = this.entryAddr(table, li, base);
-        this.format.encodeLeaf(
-          li,
-          leafSize,
-          this.format.address(li, out.lo, out.hi),
-          prot,
-          this.enc,
-        );
-        for (let c = 0; c < copies; c++)
-          this.write(first + c * this.g.descBytes, this.enc[0]!, this.enc[1]!);
-        this.gather(v, leafSize, leafSize);
+        const leafPa = decoded.next;
+        const oldLo = cur.lo;
+        const oldHi = cur.hi;
+        this.format.encodeLeaf(li, leafSize, leafPa, prot, this.enc);
+        const lo = this.enc[0]!;
+        const hi = this.enc[1]!;
+        for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, lo, hi);
+        if (this.recording()) this.change(v, leafSize, li, leafPa, oldLo, oldHi, leafPa, lo, hi);
+        this.gather(v, leafSize, leafSize, leafPa);
         v += leafSize;
         continue outer;
       }
@@ -631,22 +948,38 @@ export class PageTable {
    * same attributes, break-before-make (`arm_lpae_split_blk_unmap`, `arm_v7s_split_cont`).
    */
   private split(table: number, li: number, va: number, leafSize: number): void {
-    const out = this.out;
+    const cur = this.cur;
     const span = this.g.spans[li]!;
+    const db = this.g.descBytes;
     const base = Math.floor(va / leafSize) * leafSize;
     const first = this.entryAddr(table, li, base);
     this.read(first);
-    const prot = this.format.protOf(li, out.lo, out.hi);
-    const leafPa = this.format.address(li, out.lo, out.hi);
+    const prot = this.format.protOf(li, cur.lo, cur.hi);
+    this.decode(li);
+    const leafPa = decoded.next;
+    const recording = this.recording();
+    if (recording) this.change(base, leafSize, li, leafPa, cur.lo, cur.hi, -1, 0, 0);
     const copies = leafSize / span;
     // Break: invalidate the old leaf and its TLB entries before anything else is written.
-    for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, 0, 0);
-    this.flushNow(base, leafSize, leafSize);
+    for (let c = 0; c < copies; c++) this.write(first + c * db, 0, 0);
+    this.fanout.flushWalk(base, leafSize, leafSize);
     if (copies > 1) {
       // A multi-entry leaf becomes its single entries at the same level.
       for (let c = 0; c < copies; c++) {
         this.format.encodeLeaf(li, span, leafPa + c * span, prot, this.enc);
-        this.write(first + c * this.g.descBytes, this.enc[0]!, this.enc[1]!);
+        this.write(first + c * db, this.enc[0]!, this.enc[1]!);
+        if (recording)
+          this.change(
+            base + c * span,
+            span,
+            li,
+            -1,
+            0,
+            0,
+            leafPa + c * span,
+            this.enc[0]!,
+            this.enc[1]!,
+          );
       }
     } else {
       const child = this.allocTable(li + 1);
@@ -654,14 +987,26 @@ export class PageTable {
       const n = span / childSpan;
       for (let i = 0; i < n; i++) {
         this.format.encodeLeaf(li + 1, childSpan, leafPa + i * childSpan, prot, this.enc);
-        this.write(child + i * this.g.descBytes, this.enc[0]!, this.enc[1]!);
+        this.write(child + i * db, this.enc[0]!, this.enc[1]!);
+        if (recording)
+          this.change(
+            base + i * childSpan,
+            childSpan,
+            li + 1,
+            -1,
+            0,
+            0,
+            leafPa + i * childSpan,
+            this.enc[0]!,
+            this.enc[1]!,
+          );
       }
       // Make: point the entry at the new table.
       this.format.encodeTable(li, child, this.enc);
       this.write(first, this.enc[0]!, this.enc[1]!);
     }
-    this.statsData.splits++;
-    this.bus?.emit("mmu.split", {
+    this.tx.countSplit();
+    this.channels?.split.emit({
       table: this.name,
       va: base,
       size: leafSize,
@@ -669,23 +1014,35 @@ export class PageTable {
     });
   }
 
-  /** Queue every table of the subtree at `addr` (level index `li`) to be freed. */
-  private collectSubtree(addr: number, li: number): void {
-    this.deferredFrees[this.deferredTop++] = addr;
-    if (li >= this.g.levels - 1) return;
+  /**
+   * Queue every table of the subtree at `addr` (level index `li`, mapping from `va`) to be
+   * freed, and record the removal of its leaves.
+   */
+  private collectSubtree(addr: number, li: number, va: number, recording: boolean): void {
+    this.tx.deferFree(addr);
     const n = this.g.entries[li]!;
+    const span = this.g.spans[li]!;
+    const last = li >= this.g.levels - 1;
+    if (last && !recording) return;
+    const cur = this.cur;
     for (let i = 0; i < n; i++) {
       this.read(addr + i * this.g.descBytes);
-      if (this.format.kind(li, this.out.lo, this.out.hi) === DESC_TABLE)
-        this.collectSubtree(this.format.address(li, this.out.lo, this.out.hi), li + 1);
+      const kind = this.decode(li);
+      if (kind === DESC_TABLE) this.collectSubtree(decoded.next, li + 1, va + i * span, recording);
+      else if (kind === DESC_LEAF && recording) {
+        const size = leafSizeOf(this.format, this.g, li, cur.lo, cur.hi);
+        if (offsetIn(va + i * span, size) === 0)
+          this.change(va + i * span, size, li, decoded.next, cur.lo, cur.hi, -1, 0, 0);
+      }
     }
   }
 
+  /** True if every entry of the table is all zeros (annotations keep a table). */
   private isEmpty(addr: number, li: number): boolean {
     const n = this.g.entries[li]!;
     for (let i = 0; i < n; i++) {
       this.read(addr + i * this.g.descBytes);
-      if (this.format.kind(li, this.out.lo, this.out.hi) !== DESC_INVALID) return false;
+      if (this.cur.lo !== 0 || this.cur.hi !== 0) return false;
     }
     return true;
   }
@@ -700,8 +1057,8 @@ export class PageTable {
       done.add(t.addr);
       this.write(t.parentEntry, 0, 0);
       // A freed table: invalidate its whole input range, walk caches included (tlb_flush_walk).
-      this.flushNow(t.va, this.g.spans[t.li - 1]!, this.minPage);
-      this.deferredFrees[this.deferredTop++] = t.addr;
+      this.fanout.flushWalk(t.va, this.g.spans[t.li - 1]!, this.minPage);
+      this.tx.deferFree(t.addr);
       const parent = touched.get(t.parentTable);
       if (parent && !done.has(parent.addr)) {
         queue.push(parent);
@@ -710,11 +1067,69 @@ export class PageTable {
     }
   }
 
-  // --- translate and walk --------------------------------------------------------------------
+  // --- rewrite, translate and walk -----------------------------------------------------------
+
+  /**
+   * The generic walker whose visitor may rewrite leaves (for access-flag and dirty updates,
+   * attribute changes, software bits): each leaf meeting `[start, end)` is shown to `rewriter`,
+   * which returns the new descriptor halves or nothing. A new descriptor must be a leaf of the
+   * same size at the same level, or invalid (EINVAL otherwise, and nothing changes). Rewritten
+   * leaves are invalidated in the TLBs and reported to the change listeners, in one operation.
+   * Returns the number of leaves rewritten.
+   */
+  rewrite(rewriter: LeafRewriter, start = 0, end = this.g.inputLimit): number {
+    this.begin("rewrite");
+    let n = 0;
+    try {
+      const edits: Array<{ leaf: LeafVisit; lo: number; hi: number }> = [];
+      this.walk(
+        {
+          leaf: (l) => {
+            const r = rewriter(l);
+            if (r !== undefined) edits.push({ leaf: l, lo: r.lo >>> 0, hi: r.hi >>> 0 });
+          },
+        },
+        start,
+        end,
+      );
+      for (const { leaf: l, lo, hi } of edits) {
+        if (lo === l.lo && hi === l.hi) continue;
+        const kind = decodeDescriptor(this.format, this.g, l.levelIndex, lo, hi);
+        const pa = decoded.next;
+        if (kind === DESC_TABLE)
+          fail("EINVAL", `${this.name}: rewrite of the leaf at ${hex(l.va)} to a table descriptor`);
+        if (kind === DESC_LEAF && leafSizeOf(this.format, this.g, l.levelIndex, lo, hi) !== l.size)
+          fail(
+            "EINVAL",
+            `${this.name}: rewrite of the ${formatSize(l.size)} leaf at ${hex(l.va)} to a leaf of another size`,
+          );
+        for (let c = 0; c < l.copies; c++) this.write(l.descAddr + c * this.g.descBytes, lo, hi);
+        if (this.recording())
+          this.change(
+            l.va,
+            l.size,
+            l.levelIndex,
+            l.pa,
+            l.lo,
+            l.hi,
+            kind === DESC_LEAF ? pa : -1,
+            lo,
+            hi,
+          );
+        this.gather(l.va, l.size, l.size, l.pa);
+        n++;
+      }
+    } catch (e) {
+      this.tx.rollback();
+      throw e;
+    }
+    this.commit();
+    return n;
+  }
 
   /** Translate `va` (`iova_to_phys`), or undefined if it is not mapped. */
   translate(va: number): Translation | undefined {
-    const out = this.out;
+    const out = this.cur;
     if (walkTable(this.format, this.g, this.memory, this.root, va, out) !== FAULT_NONE)
       return undefined;
     return {
@@ -729,11 +1144,25 @@ export class PageTable {
     };
   }
 
+  /** Bytes of `[start, end)` that translate. */
+  mappedBytes(start: number, end: number): number {
+    let n = 0;
+    this.walk(
+      { leaf: (l) => void (n += Math.min(end, l.va + l.size) - Math.max(start, l.va)) },
+      start,
+      end,
+    );
+    return n;
+  }
+
   /**
    * The generic walker: visit every table and leaf whose input range meets `[start, end)`, in
-   * address order, tables before their entries (mm/pagewalk.c `walk_page_range`).
+   * address order, tables before their entries (mm/pagewalk.c `walk_page_range`), and annotated
+   * invalid entries when the visitor asks for them.
    */
   walk(visitor: WalkVisitor, start = 0, end = this.g.inputLimit): void {
+    this.checkLive("walk");
+    this.syncViews();
     this.walkLevel(visitor, this.root, 0, 0, start, end);
   }
 
@@ -767,12 +1196,12 @@ export class PageTable {
       const words = this.words(addr - inPage);
       const lo = words[inPage >>> 2]!;
       const hi = this.g.descBytes === 8 ? words[(inPage >>> 2) + 1]! : 0;
-      const kind = this.format.kind(li, lo, hi);
+      const kind = decodeDescriptor(this.format, this.g, li, lo, hi);
       const va = tableVa + i * span;
       if (kind === DESC_TABLE) {
-        this.walkLevel(v, this.format.address(li, lo, hi), li + 1, va, start, end);
+        this.walkLevel(v, decoded.next, li + 1, va, start, end);
       } else if (kind === DESC_LEAF) {
-        const size = this.format.leafSize(li, lo, hi);
+        const size = leafSizeOf(this.format, this.g, li, lo, hi);
         const copies = size / span;
         if (copies > 1 && Math.floor(va / size) * size !== va) continue; // not the first copy
         v.leaf?.({
@@ -780,12 +1209,25 @@ export class PageTable {
           level: info.level,
           va,
           size,
-          pa: this.format.address(li, lo, hi),
+          pa: decoded.next,
           descAddr: addr,
           lo,
           hi,
           copies,
         });
+      } else if (v.annotation !== undefined && (lo !== 0 || hi !== 0)) {
+        const annotation = this.format.annotation(li, lo, hi);
+        if (annotation !== 0)
+          v.annotation({
+            levelIndex: li,
+            level: info.level,
+            va,
+            span,
+            descAddr: addr,
+            lo,
+            hi,
+            annotation,
+          });
       }
     }
   }
@@ -808,14 +1250,40 @@ export class PageTable {
     return pages;
   }
 
-  /** Free every table, root included; the page table can't be used afterwards. */
+  /**
+   * Free every table, root included; the page table can't be used afterwards (ENODEV). Its
+   * flush targets get a full invalidation and then {@link TlbFlush.tableDestroyed}, so they drop
+   * their references; every registration (flush targets, change listeners) is then removed.
+   */
   destroy(): void {
-    if (this.destroyed) return;
+    if (this.life !== "live") return;
     const tables = this.tablePages().map((t) => t.addr);
     for (const t of tables.reverse()) this.memory.freeTable(t);
     this.statsData.tablesFreed += tables.length;
-    this.destroyed = true;
-    this.statsData.flushAlls++;
-    for (const f of this.flushTargets) f.invalidateAll();
+    this.life = "destroyed";
+    this.fanout.flushAll();
+    const targets = this.flushTargets.splice(0);
+    for (const f of targets) f.tableDestroyed?.(this);
+    this.listeners.length = 0;
+  }
+
+  /**
+   * Give up the tables without freeing them, for another owner to {@link adopt}: returns the
+   * root; this object can't be used afterwards. EBUSY while flush targets are registered (the
+   * devices that use the table must let go of this object first).
+   */
+  detach(): number {
+    this.checkLive("detach");
+    if (this.flushTargets.length > 0)
+      fail(
+        "EBUSY",
+        `${this.name}: ${this.flushTargets.length} flush target(s) still registered; unbind the table first`,
+      );
+    this.life = "detached";
+    this.listeners.length = 0;
+    return this.root;
   }
 }
+
+/** The root {@link PageTable.adopt} hands to the constructor. */
+let adopting: number | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemweaveError } from "../base/errors.js";
-import { TranslateOut, TranslationContext, rootOf } from "./context.js";
+import { TranslateOut, TranslationRegime, rootOf } from "./regime.js";
 import { createLpaeFormat } from "./lpae.js";
 import { PageTable } from "./page-table.js";
 import { PROT } from "./prot.js";
@@ -36,7 +36,7 @@ describe("IpaTableMemory: a guest's tables at IPAs, reached through stage 2", ()
     // The descriptors really are at the host PA stage 2 gives for the table IPA.
     expect(store.isMaterialized(0x8100_0000)).toBe(true);
     expect(store.isMaterialized(0x4000_0000)).toBe(false);
-    const ctx = new TranslationContext({
+    const ctx = new TranslationRegime({
       name: "vcpu",
       ttbr0: rootOf(s1),
       stage2: rootOf(s2),

@@ -15,7 +15,24 @@ import { ByteStore, STORE_PAGE_SIZE } from "../phys/byte-store.js";
 import { BuddyAllocator } from "../phys/buddy.js";
 import { MemoryMap } from "../phys/memory-map.js";
 import type { PhysAllocation } from "../phys/target.js";
+import type { PageTableFormat } from "./format.js";
+import { PERM } from "./prot.js";
+import {
+  FAULT_ACCESS_FLAG,
+  FAULT_NONE,
+  FAULT_PERMISSION,
+  geometryOf,
+  walkTable,
+  WalkOut,
+} from "./walk.js";
 import { MemoryTarget } from "../phys/target.js";
+
+/** A root of translation: a format, the memory its tables are in, the root table's address. */
+export interface TableRoot {
+  format: PageTableFormat;
+  memory: TableMemory;
+  root: number;
+}
 
 export interface TableMemory {
   /**
@@ -28,10 +45,17 @@ export interface TableMemory {
   /** The 1024 little-endian words of the 4 KiB page at `pageAddr` (page-aligned). */
   words(pageAddr: number): Uint32Array;
   /**
-   * True if the view for an address never changes (tables in physical memory), so walkers may
-   * keep it; false when addresses are translated (by stage 2) and could be remapped.
+   * True if the view for an address stays the same while {@link viewEpoch} does (tables in
+   * physical memory), so walkers may keep it; false when addresses are translated (by stage 2)
+   * and could be remapped.
    */
   readonly stableViews?: boolean;
+  /** Moves when views handed out before are no longer valid (a freed table page was released). */
+  readonly viewEpoch: number;
+  /** True if `addr` is a live table of this memory (allocated and not freed). */
+  isTable(addr: number): boolean;
+  /** Tables currently allocated. */
+  readonly liveTables: number;
 }
 
 /**
@@ -77,15 +101,28 @@ export class PhysTableMemory implements TableMemory {
     return addr;
   }
 
+  /**
+   * Free a table: its memory goes back to the target and its pages to the store (unpinned and
+   * forgotten: a freed table reads as zeros, and walkers' cached views are dropped).
+   */
   freeTable(addr: number): void {
     const a = this.live.get(addr) ?? fail("EINVAL", `table memory: ${hex(addr)} is not a table`);
     this.target.free(a);
     this.live.delete(addr);
+    this.store.release(addr, a.size);
     this.freed++;
   }
 
   words(pageAddr: number): Uint32Array {
     return this.store.pageWords(pageAddr);
+  }
+
+  get viewEpoch(): number {
+    return this.store.viewEpoch;
+  }
+
+  isTable(addr: number): boolean {
+    return this.live.has(addr);
   }
 
   /** Tables currently allocated. */
@@ -127,6 +164,7 @@ export class PhysTableMemory implements TableMemory {
 export class IpaTableMemory implements TableMemory {
   readonly stableViews = false;
   private readonly allocator: BuddyAllocator;
+  private readonly sizes = new Map<number, number>();
   allocated = 0;
   freed = 0;
 
@@ -152,19 +190,32 @@ export class IpaTableMemory implements TableMemory {
   allocTable(bytes: number): number {
     const size = Math.max(bytes, STORE_PAGE_SIZE);
     const ipa = this.allocator.alloc(size, size);
+    this.sizes.set(ipa, size);
     try {
       for (let off = 0; off < size; off += STORE_PAGE_SIZE)
         this.store.fill(this.pa(ipa + off), STORE_PAGE_SIZE, 0);
     } catch (e) {
       this.allocator.free(ipa);
+      this.sizes.delete(ipa);
       throw e;
     }
     this.allocated++;
     return ipa;
   }
 
+  /**
+   * Free a table: its IPA range goes back to the allocator; the guest pages it was in are
+   * released in the store where stage 2 still maps them (they read as zeros).
+   */
   freeTable(addr: number): void {
+    const size =
+      this.sizes.get(addr) ?? fail("EINVAL", `${this.allocator.name}: ${hex(addr)} is not a table`);
     this.allocator.free(addr);
+    this.sizes.delete(addr);
+    for (let off = 0; off < size; off += STORE_PAGE_SIZE) {
+      const t = this.stage2.translate(addr + off);
+      if (t !== undefined) this.store.release(t.pa, STORE_PAGE_SIZE);
+    }
     this.freed++;
   }
 
@@ -172,7 +223,85 @@ export class IpaTableMemory implements TableMemory {
     return this.store.pageWords(this.pa(pageAddr));
   }
 
+  get viewEpoch(): number {
+    return this.store.viewEpoch;
+  }
+
+  isTable(addr: number): boolean {
+    return this.sizes.has(addr);
+  }
+
   get liveTables(): number {
-    return this.allocator.liveAllocations;
+    return this.sizes.size;
+  }
+}
+
+/** What a failed stage-2 fetch reads: an all-zero page (an invalid descriptor). Never written. */
+const ZERO_WORDS = new Uint32Array(1024);
+
+/**
+ * The table memory of a nested stage-1 walk: stage-1 table addresses are IPAs, and each
+ * descriptor fetch is itself translated by stage 2 first (so a 4+4-level walk reads up to 24
+ * descriptors), as the hardware does. The one walk ({@link walkTable}) runs over it unchanged.
+ *
+ * A fetch must be allowed by stage 2 (a read with the access flag set); when it is not, the
+ * fetch reads an all-zero page, so the stage-1 walk stops there, and {@link fault} says why:
+ * the caller reports that stage-2 fault (`onTableWalk`) instead of the stage-1 one. `entry` is
+ * the stage-1 walk's {@link WalkOut}, whose `descAddr` names the exact descriptor being
+ * fetched (the IPA a fault reports).
+ */
+export class Stage2TableMemory implements TableMemory {
+  readonly stableViews = false;
+  readonly viewEpoch = 0;
+  readonly liveTables = 0;
+  /** FAULT_NONE, or the stage-2 fault of the failed fetch since {@link reset}. */
+  fault = FAULT_NONE;
+  /** The IPA of the descriptor whose fetch failed. */
+  faultIpa = 0;
+  /** Stage-2 descriptors read since {@link reset}. */
+  reads = 0;
+  /** The stage-2 walk of the last fetch. */
+  readonly w = new WalkOut();
+
+  constructor(
+    public stage2: TableRoot,
+    private readonly entry: { readonly descAddr: number },
+  ) {}
+
+  /** Start a new stage-1 walk under `stage2`. */
+  reset(stage2: TableRoot): void {
+    this.stage2 = stage2;
+    this.fault = FAULT_NONE;
+    this.reads = 0;
+  }
+
+  words(ipaPage: number): Uint32Array {
+    if (this.fault !== FAULT_NONE) return ZERO_WORDS;
+    const s2 = this.stage2;
+    const ipa = this.entry.descAddr;
+    const w = this.w;
+    let code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
+    this.reads += w.reads;
+    // A stage-1 table fetch is a read that stage 2 must allow.
+    if (code === FAULT_NONE && (w.perm & PERM.AF) === 0) code = FAULT_ACCESS_FLAG;
+    else if (code === FAULT_NONE && (w.perm & PERM.READ_PRIV) === 0) code = FAULT_PERMISSION;
+    if (code !== FAULT_NONE) {
+      this.fault = code;
+      this.faultIpa = ipa;
+      return ZERO_WORDS;
+    }
+    return s2.memory.words(w.pa - (ipa - ipaPage));
+  }
+
+  allocTable(): number {
+    return fail("EINVAL", "a nested walk's table memory allocates no tables");
+  }
+
+  freeTable(): void {
+    fail("EINVAL", "a nested walk's table memory frees no tables");
+  }
+
+  isTable(): boolean {
+    return false;
   }
 }

@@ -26,7 +26,7 @@
  */
 import { fail } from "../base/errors.js";
 import type { DescKind, LevelInfo, PageTableFormat } from "./format.js";
-import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
+import { DESC_INVALID, DESC_LEAF, DESC_TABLE, describeInvalid } from "./format.js";
 import type { LeafAttributes, MemType, Prot, Shareability } from "./prot.js";
 import { PERM, PROT } from "./prot.js";
 
@@ -166,6 +166,8 @@ class V7sFormat implements PageTableFormat {
   readonly rootEntries = 4096;
   readonly rootBytes = 16 * K;
   readonly pageSizes: readonly number[] = [4 * K, 64 * K, 1 * M, 16 * M];
+  /** Bits 9:2 of a fault entry (the hardware ignores bits 31:2), as for AArch64. */
+  readonly maxAnnotation = 0xff;
   private readonly bits: LeafBits = { attr: 0, tex: 0, xn: false, pxn: false };
 
   constructor(private readonly ns: boolean) {
@@ -315,10 +317,22 @@ class V7sFormat implements PageTableFormat {
     out[1] = 0;
   }
 
-  /** E.g. `"SECTION AF nG AP[1] S TEX=1 B C XN"`. */
+  /** A fault entry (type 00) with the annotation in bits 9:2. */
+  encodeInvalid(_levelIndex: number, annotation: number, out: Uint32Array): void {
+    if (!Number.isInteger(annotation) || annotation < 0 || annotation > 0xff)
+      fail("EINVAL", `${this.name}: annotation ${String(annotation)} is not 0..255`);
+    out[0] = annotation << 2;
+    out[1] = 0;
+  }
+
+  annotation(_levelIndex: number, lo: number, _hi: number): number {
+    return (lo & 3) !== 0 ? 0 : (lo >>> 2) & 0xff;
+  }
+
+  /** E.g. `"SECTION AF nG AP[1] S TEX=1 B C XN"`; `"INVALID owner=3"` for an annotation. */
   describe(levelIndex: number, lo: number, hi: number): string {
     const kind = this.kind(levelIndex, lo, hi);
-    if (kind === DESC_INVALID) return lo === 0 ? "INVALID" : "INVALID (non-zero)";
+    if (kind === DESC_INVALID) return describeInvalid(lo, 0, this.annotation(levelIndex, lo, hi));
     const parts: string[] = [];
     if (kind === DESC_TABLE) {
       parts.push("TABLE");

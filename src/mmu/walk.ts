@@ -1,13 +1,16 @@
 /**
- * The hardware table walk: from a root table address, read one descriptor per level until a
- * leaf or an invalid entry, exactly as an MMU does (and as io-pgtable's `iova_to_phys` does in
- * software). It allocates nothing: results go into a reusable {@link WalkOut}.
+ * The one descriptor walk. {@link decodeDescriptor} is the only code that turns a descriptor's
+ * two halves into "invalid, table or leaf, and its address"; {@link walkTable} is the only loop
+ * that walks a table from its root for one input address, exactly as an MMU does (and as
+ * io-pgtable's `iova_to_phys` does in software). Everything that walks uses them: the hardware
+ * walk of every bus master, the nested stage-1 walk (whose table memory translates each table
+ * address through stage 2: {@link Stage2TableMemory} in regime.ts), the page-table operations,
+ * the "who maps this" dump and the generic walker.
  *
- * The walk reads descriptors through a {@link TableMemory}, so the same code walks tables in
- * physical memory and, for nested translation, tables reached through stage 2 (the context
- * does that by translating each table address before calling {@link readDescriptor}).
+ * The walk allocates nothing: results go into a reusable {@link WalkOut}. With
+ * `out.trace` set it also records every descriptor it read, per level.
  */
-import type { PageTableFormat } from "./format.js";
+import type { FastDecode, PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
 import type { TableMemory } from "./table-memory.js";
 
@@ -27,6 +30,9 @@ export const FAULT_NAMES = [
 ] as const;
 export type FaultKind = Exclude<(typeof FAULT_NAMES)[number], "none">;
 
+/** The deepest walk the model knows (AArch64: 4 levels; 5 with LPA2, not modelled). */
+export const MAX_WALK_LEVELS = 8;
+
 /** Per-format numbers the walk needs, computed once. */
 export interface Geometry {
   readonly levels: number;
@@ -36,12 +42,8 @@ export interface Geometry {
   readonly entries: Int32Array;
   /** log2 of the span per level index. */
   readonly shifts: Int32Array;
-  /**
-   * For AArch64 long descriptors with output addresses up to 48 bits: the low-word masks of a
-   * table address and of each level's leaf address (0: no leaf at that level), so the walk can
-   * decode inline. Undefined for other formats, which decode through the format's methods.
-   */
-  readonly lpae: { tableMaskLo: number; leafMaskLo: Int32Array } | undefined;
+  /** The format's inline decoding parameters, if it has them. */
+  readonly fast: FastDecode | undefined;
   readonly descBytes: number;
   /** 2^ias: the first input address out of range. */
   readonly inputLimit: number;
@@ -67,17 +69,8 @@ export function geometryOf(format: PageTableFormat): Geometry {
       entries[i] = i === 0 ? format.rootEntries : l.entries;
       for (const s of l.leafSizes) if (!levelOfSize.has(s)) levelOfSize.set(s, i);
     });
-    const lpae =
-      format.family === "lpae" && format.oas <= 48
-        ? {
-            tableMaskLo: ~(format.granule - 1),
-            leafMaskLo: Int32Array.from(format.levels, (l) =>
-              l.leafSizes.length > 0 ? ~(l.leafSizes[0]! - 1) : 0,
-            ),
-          }
-        : undefined;
     g = {
-      lpae,
+      fast: format.fastDecode,
       levels: n,
       spans,
       entries,
@@ -92,6 +85,61 @@ export function geometryOf(format: PageTableFormat): Geometry {
   return g;
 }
 
+/**
+ * Where {@link decodeDescriptor} puts a table's or leaf's address: one object for every caller
+ * (so the store is monomorphic once the decoder is inlined into a walk loop). Read it right
+ * after the call.
+ */
+export const decoded = { next: 0 };
+
+/**
+ * Decode the descriptor `(lo, hi)` found at level index `li`: returns DESC_INVALID, DESC_TABLE
+ * or DESC_LEAF, and for the last two puts the next table's address, or the leaf's output base,
+ * in {@link decoded}`.next`. AArch64 long descriptors decode inline from the format's
+ * {@link FastDecode} (`iopte_leaf`, `iopte_table`, `iopte_to_paddr`: the bits are in lpae.ts);
+ * other formats through their `kind` and `address` methods.
+ */
+export function decodeDescriptor(
+  format: PageTableFormat,
+  g: Geometry,
+  li: number,
+  lo: number,
+  hi: number,
+): number {
+  const fast = g.fast;
+  if (fast === undefined) {
+    const kind = format.kind(li, lo, hi);
+    if (kind !== DESC_INVALID) decoded.next = format.address(li, lo, hi);
+    return kind;
+  }
+  if ((lo & 1) === 0) return DESC_INVALID;
+  let kind: number;
+  if (li === g.levels - 1) {
+    if ((lo & 2) === 0) return DESC_INVALID;
+    kind = DESC_LEAF;
+  } else if ((lo & 2) !== 0) kind = DESC_TABLE;
+  else if (fast.leafMaskLo[li] === 0) return DESC_INVALID;
+  else kind = DESC_LEAF;
+  let next =
+    ((lo & (kind === DESC_LEAF ? fast.leafMaskLo[li]! : fast.tableMaskLo) & 0xfffff000) >>> 0) +
+    (hi & 0xffff) * 0x1_0000_0000;
+  if (fast.packedHigh) next += ((lo >>> 12) & 0xf) * 0x1_0000_0000_0000;
+  decoded.next = next;
+  return kind;
+}
+
+/** The size of the leaf `(lo, hi)` decoded at level index `li`. */
+export function leafSizeOf(
+  format: PageTableFormat,
+  g: Geometry,
+  li: number,
+  lo: number,
+  hi: number,
+): number {
+  const fast = g.fast;
+  return fast !== undefined ? fast.leafSize[li]! : format.leafSize(li, lo, hi);
+}
+
 /** What a walk found. Reused across walks; read it before the next walk. */
 export class WalkOut {
   /** Output address of the input address (leaf base + offset). */
@@ -104,43 +152,29 @@ export class WalkOut {
   perm = 0;
   /** Level index (from the root) of the leaf or of the fault. */
   levelIndex = 0;
-  /** Address of the last descriptor read. */
+  /** Address of the last descriptor read (in the table's address space). */
   descAddr = 0;
   lo = 0;
   hi = 0;
   /** Descriptors read by this walk. */
   reads = 0;
+  /**
+   * Record every descriptor read, per level: `traceAddr[i]` (its address in the table's
+   * address space), `traceLo[i]` / `traceHi[i]`, for `i < reads`. Off on hot paths.
+   */
+  trace = false;
+  readonly traceAddr = new Float64Array(MAX_WALK_LEVELS);
+  readonly traceLo = new Uint32Array(MAX_WALK_LEVELS);
+  readonly traceHi = new Uint32Array(MAX_WALK_LEVELS);
   // Host-side cache of the word views of the table page last read at each level. It never
   // skips a descriptor read (it is not a walk cache of the modelled hardware): it only saves
-  // finding the same page's view again. Views stay valid for the life of their memory.
+  // finding the same page's view again. Views stay valid until their memory's viewEpoch moves.
   viewMem: TableMemory | undefined = undefined;
-  readonly viewPage = new Float64Array(8).fill(-1);
-  readonly views: Array<Uint32Array | undefined> = [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-  ];
-}
-
-/** Read the descriptor at `addr` into `out.lo` / `out.hi` (and `out.descAddr`). */
-export function readDescriptor(
-  mem: TableMemory,
-  addr: number,
-  descBytes: number,
-  out: WalkOut,
-): void {
-  const page = Math.floor(addr / 4096) * 4096;
-  const w = mem.words(page);
-  const i = (addr - page) >>> 2;
-  out.lo = w[i]!;
-  out.hi = descBytes === 8 ? w[i + 1]! : 0;
-  out.descAddr = addr;
-  out.reads++;
+  viewEpoch = -1;
+  readonly viewPage = new Float64Array(MAX_WALK_LEVELS).fill(-1);
+  readonly views: Array<Uint32Array | undefined> = new Array<Uint32Array | undefined>(
+    MAX_WALK_LEVELS,
+  ).fill(undefined);
 }
 
 /**
@@ -153,8 +187,11 @@ export function offsetIn(va: number, size: number): number {
 
 /** The index of `va`'s entry in a table of level index `li`. */
 export function entryIndex(g: Geometry, li: number, va: number): number {
-  // floor(va / span) may exceed 2^31; `&` keeps its low 32 bits, and the entry count divides 2^32.
-  return Math.floor(va / g.spans[li]!) & (g.entries[li]! - 1);
+  // Integer shifts on the address's 32-bit halves: no floating-point division per level.
+  const sh = g.shifts[li]!;
+  const hi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
+  const lo = va >>> 0;
+  return (sh >= 32 ? hi >>> (sh - 32) : (lo >>> sh) | (hi << (32 - sh))) & (g.entries[li]! - 1);
 }
 
 /**
@@ -187,9 +224,10 @@ export function walkTable(
   const descBytes = g.descBytes;
   const wide = descBytes === 8;
   const last = g.levels - 1;
-  const lpae = g.lpae;
-  if (out.viewMem !== mem || mem.stableViews !== true) {
+  const trace = out.trace;
+  if (out.viewMem !== mem || out.viewEpoch !== mem.viewEpoch || mem.stableViews !== true) {
     out.viewMem = mem;
+    out.viewEpoch = mem.viewEpoch;
     out.viewPage.fill(-1);
   }
   const viewPage = out.viewPage;
@@ -211,6 +249,7 @@ export function walkTable(
     let w: Uint32Array;
     if (viewPage[li] === page) w = views[li]!;
     else {
+      out.descAddr = addr; // the exact descriptor, for a memory that translates the fetch
       w = mem.words(page);
       viewPage[li] = page;
       views[li] = w;
@@ -218,32 +257,20 @@ export function walkTable(
     const k = (offset & 4095) >>> 2;
     lo = w[k]!;
     hi = wide ? w[k + 1]! : 0;
-    let kind: number;
-    let next: number;
-    if (lpae !== undefined) {
-      // AArch64 long descriptors decode inline (`iopte_leaf`, `iopte_table`, `iopte_to_paddr`;
-      // the bits are in lpae.ts): no call into the format per level.
-      if ((lo & 1) === 0) break;
-      if (li === last) {
-        if ((lo & 2) === 0) break;
-        kind = DESC_LEAF;
-      } else if ((lo & 2) !== 0) kind = DESC_TABLE;
-      else if (lpae.leafMaskLo[li] === 0) break;
-      else kind = DESC_LEAF;
-      next =
-        ((lo & (kind === DESC_LEAF ? lpae.leafMaskLo[li]! : lpae.tableMaskLo) & 0xfffff000) >>> 0) +
-        (hi & 0xffff) * 0x1_0000_0000;
-    } else {
-      kind = format.kind(li, lo, hi);
-      if (kind === DESC_INVALID) break;
-      next = format.address(li, lo, hi);
+    if (trace) {
+      out.traceAddr[li] = addr;
+      out.traceLo[li] = lo;
+      out.traceHi[li] = hi;
     }
+    const kind = decodeDescriptor(format, g, li, lo, hi);
+    if (kind === DESC_INVALID) break;
+    const next = decoded.next;
     if (next >= g.outputLimit) {
       code = FAULT_ADDRESS_SIZE;
       break;
     }
     if (kind === DESC_LEAF) {
-      const size = format.leafSize(li, lo, hi);
+      const size = leafSizeOf(format, g, li, lo, hi);
       out.size = size;
       out.base = next;
       out.pa = next + (size <= 0x8000_0000 ? vaLo & (size - 1) : va - Math.floor(va / size) * size);

@@ -52,7 +52,7 @@ export class ByteStore {
   // A direct-mapped cache of page lookups, present or absent (a dropped page leaves it).
   private readonly pageCacheKeys = new Float64Array(PAGE_CACHE).fill(-1);
   private readonly pageCacheVals = new Array<Uint8Array | undefined>(PAGE_CACHE).fill(undefined);
-  // Views handed out are never invalidated (their pages stay), so the cache needs no flushing.
+  // Views handed out stay valid until release() takes their page back (it clears its slot).
   private readonly wordCacheKeys = new Float64Array(WORD_CACHE).fill(-1);
   private readonly wordCacheViews = new Array<Uint32Array | undefined>(WORD_CACHE).fill(undefined);
 
@@ -129,7 +129,7 @@ export class ByteStore {
   /**
    * The 1024 little-endian 32-bit words of the page at `pa` (page-aligned), materializing it.
    * Page-table code reads and writes 64-bit descriptors through it as two halves. The view stays
-   * valid for the life of the store (a zero fill does not drop the page).
+   * valid (a zero fill does not drop the page) until {@link release} gives the page back.
    */
   pageWords(pa: PhysAddr | number): Uint32Array {
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
@@ -338,6 +338,48 @@ export class ByteStore {
   /** Forget the contents of every page in `[pa, pa+size)` (they read as zeros again). */
   discard(pa: number, size: number): void {
     this.fill(pa, size, 0);
+  }
+
+  /**
+   * Moves whenever {@link release} takes back a view handed out by {@link pageWords} or
+   * {@link pageBytes}: whoever caches views checks it and drops them when it moved.
+   */
+  get viewEpoch(): number {
+    return this.epoch;
+  }
+  private epoch = 0;
+
+  /**
+   * Give back the pages of `[pa, pa+size)` (page-aligned): their views are no longer valid
+   * ({@link viewEpoch} moves) and their contents are forgotten (they read as zeros and cost
+   * nothing). For memory that was pinned as page tables and has been freed.
+   */
+  release(pa: number, size: number): void {
+    let unpinned = false;
+    for (let addr = pa; addr < pa + size; addr += STORE_PAGE_SIZE) {
+      const pfn = Math.floor(addr / STORE_PAGE_SIZE);
+      const dir = this.dirOf(pfn, false);
+      if (dir === undefined) continue;
+      const i = pfn - this.lastDirKey * DIR_PAGES;
+      if (dir.words[i] !== undefined) {
+        dir.words[i] = undefined;
+        unpinned = true;
+      }
+      const slot = pfn & (WORD_CACHE - 1);
+      if (this.wordCacheKeys[slot] === pfn) {
+        this.wordCacheKeys[slot] = -1;
+        this.wordCacheViews[slot] = undefined;
+      }
+      this.dropPage(pfn);
+    }
+    if (unpinned) this.epoch++;
+  }
+
+  /** Pages whose word views are handed out (pinned), for leak checks. */
+  get pinnedPages(): number {
+    let n = 0;
+    for (const dir of this.dirs.values()) for (const w of dir.words) if (w !== undefined) n++;
+    return n;
   }
 
   private dropPage(pfn: number): void {

@@ -114,19 +114,25 @@ export class ChunkPoolAllocator {
     this.size = size;
     this.name = name;
     if (config.pools.length === 0 && !config.contiguousBytes)
-      fail("EINVAL", `${name}: needs at least one pool or a contiguous pool`);
+      fail("EINVAL", `${name}: needs at least one pool or a contiguous pool`, "pools");
     const seen = new Set<number>();
-    for (const p of config.pools) {
+    config.pools.forEach((p, i) => {
       if (!isPowerOfTwo(p.chunkSize) || p.chunkSize < MIN_CHUNK)
-        fail("EINVAL", `${name}: chunk size ${hex(p.chunkSize)} is not a power of two >= 4 KiB`);
-      if (seen.has(p.chunkSize)) fail("EEXIST", `${name}: two pools of ${formatSize(p.chunkSize)}`);
+        fail(
+          "EINVAL",
+          `${name}: chunk size ${hex(p.chunkSize)} is not a power of two >= 4 KiB`,
+          `pools.${i}.chunkSize`,
+        );
+      if (seen.has(p.chunkSize))
+        fail("EEXIST", `${name}: two pools of ${formatSize(p.chunkSize)}`, `pools.${i}.chunkSize`);
       seen.add(p.chunkSize);
       if (p.bytes <= 0 || p.bytes % p.chunkSize !== 0)
         fail(
           "EINVAL",
           `${name}: pool of ${formatSize(p.chunkSize)} chunks has ${hex(p.bytes)} bytes, not a positive multiple of the chunk size`,
+          `pools.${i}.bytes`,
         );
-    }
+    });
     // Lay the pools out from the base, largest chunks first so each is naturally aligned with
     // the least padding; then the contiguous pool.
     const sorted = [...config.pools].sort((a, b) => b.chunkSize - a.chunkSize);
@@ -138,13 +144,18 @@ export class ChunkPoolAllocator {
     });
     const contBytes = config.contiguousBytes ?? 0;
     if (contBytes % MIN_CHUNK !== 0)
-      fail("EINVAL", `${name}: contiguous pool size ${hex(contBytes)} is not a multiple of 4 KiB`);
+      fail(
+        "EINVAL",
+        `${name}: contiguous pool size ${hex(contBytes)} is not a multiple of 4 KiB`,
+        "contiguousBytes",
+      );
     const contBase = cursor;
     cursor += contBytes;
     if (cursor > base + size)
       fail(
         "ENOSPC",
         `${name}: pools need ${formatSize(cursor - base)} with alignment but ${hexRange(base, size)} holds ${formatSize(size)}`,
+        config.pools.length > 0 ? "pools" : "contiguousBytes",
       );
     this.contiguous =
       contBytes > 0 ? new ContiguousPool(contBase, contBytes, `${name}/contiguous`) : undefined;

@@ -18,7 +18,7 @@
  */
 import type { PhysAddr } from "../base/address.js";
 import { checkAddress, hex, hexRange } from "../base/address.js";
-import { fail } from "../base/errors.js";
+import { fail, inField } from "../base/errors.js";
 import { STORE_PAGE_SIZE } from "./byte-store.js";
 
 export type RegionKind = "ram" | "io" | "device-local";
@@ -55,30 +55,32 @@ export class MemoryMap {
    */
   add(spec: RegionSpec): Region {
     const what = `region "${spec.name}"`;
-    if (!spec.name) fail("EINVAL", "a region needs a name");
-    if (this.byName.has(spec.name)) fail("EEXIST", `${what} already exists`);
-    checkAddress(spec.base, `${what} base`);
-    checkAddress(spec.size, `${what} size`);
-    if (spec.size === 0) fail("EINVAL", `${what} has size 0`);
+    if (!spec.name) fail("EINVAL", "a region needs a name", "name");
+    if (this.byName.has(spec.name)) fail("EEXIST", `${what} already exists`, "name");
+    inField("base", () => checkAddress(spec.base, `${what} base`));
+    inField("size", () => checkAddress(spec.size, `${what} size`));
+    if (spec.size === 0) fail("EINVAL", `${what} has size 0`, "size");
     if (spec.base % STORE_PAGE_SIZE !== 0)
-      fail("EINVAL", `${what} base ${hex(spec.base)} is not 4 KiB aligned`);
+      fail("EINVAL", `${what} base ${hex(spec.base)} is not 4 KiB aligned`, "base");
     if (spec.size % STORE_PAGE_SIZE !== 0)
-      fail("EINVAL", `${what} size ${hex(spec.size)} is not a multiple of 4 KiB`);
+      fail("EINVAL", `${what} size ${hex(spec.size)} is not a multiple of 4 KiB`, "size");
     if (!Number.isSafeInteger(spec.base + spec.size))
-      fail("ERANGE", `${what} ${hex(spec.base)}+${hex(spec.size)} ends beyond 2^53`);
+      fail("ERANGE", `${what} ${hex(spec.base)}+${hex(spec.size)} ends beyond 2^53`, "size");
     if (!REGION_KINDS.includes(spec.kind))
       fail(
         "EINVAL",
         `${what} kind "${String(spec.kind)}" is not one of ${REGION_KINDS.join(", ")}`,
+        "kind",
       );
     if (spec.kind !== "device-local" && spec.device !== undefined)
-      fail("EINVAL", `${what}: only device-local regions name a device`);
+      fail("EINVAL", `${what}: only device-local regions name a device`, "device");
     const end = spec.base + spec.size;
     for (const r of this.sorted)
       if (spec.base < r.end && r.base < end)
         fail(
           "EEXIST",
           `${what} ${hexRange(spec.base, spec.size)} overlaps region "${r.name}" ${hexRange(r.base, r.size)}`,
+          "base",
         );
     const region: Region = Object.freeze({
       name: spec.name,

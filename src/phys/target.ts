@@ -15,7 +15,7 @@
  */
 import type { PhysAddr } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
-import { fail, MemweaveError } from "../base/errors.js";
+import { fail, inField, MemweaveError } from "../base/errors.js";
 import type { EventBus } from "../base/events.js";
 import type { AllocatorStats, Chunk } from "./allocator.js";
 import { MIN_CHUNK } from "./allocator.js";
@@ -111,23 +111,26 @@ export class MemoryTarget {
     this.name = spec.name;
     this.kind = spec.allocator.kind;
     const what = `target "${spec.name}"`;
-    if (spec.ranges.length === 0) fail("EINVAL", `${what} draws on no region`);
-    this.ranges = spec.ranges.map((r) => {
+    if (spec.ranges.length === 0) fail("EINVAL", `${what} draws on no region`, "ranges");
+    this.ranges = spec.ranges.map((r, i) => {
       const region = map.has(r.region)
         ? map.get(r.region)
-        : fail("ENOENT", `${what}: no region named "${r.region}"`);
-      if (region.kind === "io") fail("EINVAL", `${what}: region "${r.region}" is IO, not memory`);
+        : fail("ENOENT", `${what}: no region named "${r.region}"`, `ranges.${i}.region`);
+      if (region.kind === "io")
+        fail("EINVAL", `${what}: region "${r.region}" is IO, not memory`, `ranges.${i}`);
       const offset = r.offset ?? 0;
       const size = r.size ?? region.size - offset;
       if (offset % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
         fail(
           "EINVAL",
           `${what}: range ${hex(offset)}+${hex(size)} of "${r.region}" is not a non-empty 4 KiB-aligned range`,
+          `ranges.${i}`,
         );
       if (offset + size > region.size)
         fail(
           "ERANGE",
           `${what}: range ${hex(offset)}+${hex(size)} runs past the end of region "${r.region}" (${hex(region.size)})`,
+          `ranges.${i}`,
         );
       return { region: r.region, base: (region.base + offset) as PhysAddr, size };
     });
@@ -139,28 +142,36 @@ export class MemoryTarget {
           fail(
             "EEXIST",
             `${what}: range ${hexRange(x.base, x.size)} overlaps its own range ${hexRange(y.base, y.size)}`,
+            `ranges.${i}`,
           );
       }
     const a = spec.allocator;
     if (a.kind === "chunk-pool") {
       if (this.ranges.length !== 1)
-        fail("EINVAL", `${what}: a chunk-pool target draws on exactly one range`);
+        fail("EINVAL", `${what}: a chunk-pool target draws on exactly one range`, "ranges");
       const r = this.ranges[0]!;
       this.backends = [
-        { kind: "chunk-pool", alloc: new ChunkPoolAllocator(r.base, r.size, a, spec.name) },
+        {
+          kind: "chunk-pool",
+          alloc: inField("allocator", () => new ChunkPoolAllocator(r.base, r.size, a, spec.name)),
+        },
       ];
     } else if (a.kind === "buddy") {
-      this.backends = this.ranges.map((r) => ({
+      this.backends = this.ranges.map((r, i) => ({
         kind: "buddy",
-        alloc: new BuddyAllocator(r.base, r.size, spec.name),
+        alloc: inField(`ranges.${i}`, () => new BuddyAllocator(r.base, r.size, spec.name)),
       }));
     } else if (a.kind === "contiguous") {
-      this.backends = this.ranges.map((r) => ({
+      this.backends = this.ranges.map((r, i) => ({
         kind: "contiguous",
-        alloc: new ContiguousPool(r.base, r.size, spec.name),
+        alloc: inField(`ranges.${i}`, () => new ContiguousPool(r.base, r.size, spec.name)),
       }));
     } else {
-      fail("EINVAL", `${what}: unknown allocator kind "${String((a as { kind: unknown }).kind)}"`);
+      fail(
+        "EINVAL",
+        `${what}: unknown allocator kind "${String((a as { kind: unknown }).kind)}"`,
+        "allocator.kind",
+      );
     }
   }
 

@@ -5,6 +5,7 @@
 export * from "./format.js";
 export * from "./machine.js";
 export * from "./machine-module.js";
+export * from "./machine/phys.js";
 export * from "./machine/translation.js";
 export * from "./machine/translation-report.js";
 export * from "./parse.js";

@@ -19,6 +19,7 @@ import type { MemweaveError } from "../../base/errors.js";
 import { fail } from "../../base/errors.js";
 import type { Platform } from "../../devices/platform.js";
 import { closest } from "./format.js";
+import type { ReportTable } from "./step-module.js";
 
 /** A path into the scenario document, e.g. `["machine", "targets", 1, "pools"]`. */
 export type DocPath = ReadonlyArray<string | number>;
@@ -116,13 +117,130 @@ export interface MachineModule {
    * the model refuses with `ctx.problem` and go on with the next; throw only for bugs.
    */
   build(ctx: MachineBuildContext, section: Readonly<Record<string, unknown>>): void;
+  /**
+   * What the module adds to a run's `machine` summary, as keys of plain JSON data (a key with
+   * nothing to say is left out). The runner merges every module's, in module order.
+   */
+  summarize?(machine: BuiltMachine): { readonly [key: string]: unknown };
+  /** Its groups of statistics, in order: the run's final statistics and the `stats` step. */
+  readonly statistics?: readonly StatisticsGroup[];
+  /** The things whose statistics `expect` checks and `stats` reports, in order. */
+  readonly subjects?: readonly StatisticsSubject[];
 }
 
 /** Define a machine module with the type of its section inferred from its shape. */
-export function defineMachineModule<S extends z.core.$ZodLooseShape>(module: {
-  readonly name: string;
-  readonly shape: S;
-  build(ctx: MachineBuildContext, section: z.output<z.ZodObject<S>>): void;
-}): Omit<MachineModule, "shape"> & { readonly shape: S } {
+export function defineMachineModule<S extends z.core.$ZodLooseShape>(
+  module: Omit<MachineModule, "shape" | "build"> & {
+    readonly shape: S;
+    build(ctx: MachineBuildContext, section: z.output<z.ZodObject<S>>): void;
+  },
+): Omit<MachineModule, "shape"> & { readonly shape: S } {
   return module;
+}
+
+/** How a number is shown in an expectation: as a size (`32 MiB`) or a count. */
+export type StatShow = "size" | "count";
+
+/** One number `expect` can check of a subject's statistics `S`. */
+export interface StatCheck<S> {
+  readonly show: StatShow;
+  /** For the JSON Schema. */
+  readonly description: string;
+  get(stats: S): number;
+}
+
+/** One expectation an `expect` step records: computed first, recorded once all was found. */
+export interface StatResult {
+  readonly passed: boolean;
+  readonly message: string;
+}
+
+/**
+ * An `expect` key with its own schema (a map such as `freeChunks: { "1M": 3 }`), checked
+ * against the subject's statistics.
+ */
+export interface StatExtra<S> {
+  readonly key: string;
+  /** Its schema, without `.optional()` (the composer adds it). */
+  readonly schema: z.ZodType;
+  /** The parts it adds to the step's description. */
+  describe(value: never): string[];
+  /** Its results; may throw a MemweaveError to fail the step (e.g. no such pool). */
+  check(value: never, subject: string, stats: S): StatResult[];
+}
+
+/** A store-wide check: it needs no subject named (`materializedPages`). */
+export interface UnscopedCheck {
+  readonly key: string;
+  readonly description: string;
+  /** The step's description part, e.g. `3 pages materialized`. */
+  describe(want: number): string;
+  /** What the expectation message names. */
+  readonly what: string;
+  get(machine: BuiltMachine): number;
+}
+
+/**
+ * A kind of thing whose statistics `expect` checks and `stats` reports: a memory target, a
+ * device, a page table. The steps' schemas are composed from the subjects of every module.
+ */
+export interface StatisticsSubject<S = unknown> {
+  /** The step key that names one, e.g. `"target"`. */
+  readonly key: string;
+  /** E.g. `"a target"`, for messages. */
+  readonly what: string;
+  /** expect: e.g. "The target whose statistics to check." */
+  readonly description: string;
+  /** stats: e.g. "Only this target." */
+  readonly only: string;
+  readonly checks: { readonly [key: string]: StatCheck<S> };
+  readonly extras?: ReadonlyArray<StatExtra<S>>;
+  /** Store-wide checks listed with this subject's keys in messages. */
+  readonly unscoped?: readonly UnscopedCheck[];
+  /** True: naming it with nothing to check is an error of its own ("nothing to check of"). */
+  readonly needsChecks: boolean;
+  /**
+   * Load-time check of a name (ENOENT naming what there is); undefined: checked when the step
+   * runs.
+   */
+  readonly reference?: (machine: BuiltMachine, name: string) => void;
+  /** The statistics the checks read (throws ENOENT for an unknown name). */
+  view(machine: BuiltMachine, name: string): S;
+  /** The statistics group that `stats` with this key reports one of. */
+  readonly group: string;
+}
+
+/** A group of statistics: one key of the statistics output. */
+export interface StatisticsGroup {
+  /** The key, e.g. `"targets"`. */
+  readonly key: string;
+  /** Present even when empty (a list), else only when it has something. */
+  readonly always: boolean;
+  /** Everything of the group now: a list, or one object (the store). */
+  collect(machine: BuiltMachine): unknown;
+  /** For `stats` with the subject named: the one-element list. */
+  collectOne?(machine: BuiltMachine, name: string): unknown;
+  /** True if what `collect` gave is empty (lists: no items). */
+  isEmpty?(value: unknown): boolean;
+  /** Tables for people. */
+  tables?(value: never): ReportTable[];
+  /** Parts of the `stats` step's one-line summary. */
+  summary?(value: never): string[];
+  /** Its summary parts come after every other group's (the store's "N pages"). */
+  readonly summaryLast?: boolean;
+}
+
+/**
+ * The document path of a model error's field within an item at `at`: `rename` maps the field's
+ * segments (the model's argument names) to the scenario's keys, or says where to stop (return
+ * a shorter path); undefined fields point at the item itself.
+ */
+export function fieldPath(
+  at: DocPath,
+  error: MemweaveError,
+  rename: (segments: Array<string | number>) => Array<string | number> = (x) => x,
+): DocPath {
+  if (error.field === undefined) return at;
+  const segments = error.field.split(".").map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  return [...at, ...rename(segments)];
 }

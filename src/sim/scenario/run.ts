@@ -24,15 +24,11 @@ import type { PhysAddr } from "../../base/address.js";
 import type { ErrorCode, MemweaveError } from "../../base/errors.js";
 import { fail, isMemweaveError } from "../../base/errors.js";
 import type { EventBus, Json } from "../../base/events.js";
-import type { Platform } from "../../devices/platform.js";
-import { createMachine } from "./machine.js";
-import type { DeviceSummary, PageTableSummary } from "./machine/translation-report.js";
-import { describeTranslationMachine } from "./machine/translation-report.js";
+import { createMachine, machineStatistics, summarizeMachine } from "./machine.js";
+import type { MachineStatistics, MachineSummary } from "./machine-summary.js";
 import type { BuiltMachine } from "./machine-module.js";
 import type { ScenarioStep, StepRegistry } from "./registry.js";
 import type { Scenario } from "./schema.js";
-import type { MachineStatistics } from "./statistics.js";
-import { machineStatistics } from "./statistics.js";
 import type {
   NameBinding,
   ReportBlock,
@@ -75,21 +71,6 @@ export type Expectation = {
   passed: boolean;
   /** What was checked; for a failure, what was expected and what was found. */
   message: string;
-};
-
-/**
- * The machine as built: regions and targets with physical addresses; page tables and devices
- * when it has some.
- */
-export type MachineSummary = {
-  regions: Array<{ name: string; base: number; size: number; kind: string; device?: string }>;
-  targets: Array<{
-    name: string;
-    allocator: string;
-    ranges: Array<{ region: string; base: number; size: number }>;
-  }>;
-  pageTables?: PageTableSummary[];
-  devices?: DeviceSummary[];
 };
 
 /** Everything a run reports; plain JSON data. */
@@ -190,30 +171,6 @@ export function tallyEvents(bus: EventBus): { result(): RunResult["events"] } {
   };
 }
 
-function describeMachine(machine: BuiltMachine): MachineSummary {
-  const platform: Platform = machine.platform;
-  const { pageTables, devices } = describeTranslationMachine(machine);
-  return {
-    regions: platform.map.regions().map((r) => {
-      const region: MachineSummary["regions"][number] = {
-        name: r.name,
-        base: r.base,
-        size: r.size,
-        kind: r.kind,
-      };
-      if (r.device !== undefined) region.device = r.device;
-      return region;
-    }),
-    targets: platform.targets().map((t) => ({
-      name: t.name,
-      allocator: t.kind,
-      ranges: t.ranges.map((r) => ({ region: r.region, base: r.base, size: r.size })),
-    })),
-    ...(pageTables.length > 0 ? { pageTables } : {}),
-    ...(devices.length > 0 ? { devices } : {}),
-  };
-}
-
 function describeStep(definition: StepDefinition | undefined, step: ScenarioStep): string {
   if (definition === undefined) return step.op;
   return definition.describe(step);
@@ -229,7 +186,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
   const seed = options.seed ?? scenario.seed;
   const built = createMachine(scenario.machine, seed);
   const platform = built.platform;
-  const machine = describeMachine(built);
+  const machine = summarizeMachine(built);
 
   const tally = tallyEvents(platform.bus);
 

@@ -1,15 +1,12 @@
 /**
- * Statistics of a machine, as plain JSON data: per memory target (with the pools of chunk-pool
- * targets), of the byte store, and — when the machine has them — of its devices and page
- * tables (`machine/translation-report.ts`). Used by the `stats` and `expect` steps and by the
- * runner's final report.
+ * Statistics of physical memory as plain JSON data: per memory target (with the pools of
+ * chunk-pool targets) and of the byte store, their tables for people, and the comparison every
+ * `expect` check makes. The physical-memory machine module (`machine/phys.ts`) reports them;
+ * other modules report their own.
  */
-import type { Platform } from "../../devices/platform.js";
 import type { MemoryTarget } from "../../phys/target.js";
 import { showSize } from "./format.js";
-import type { DeviceStatistics, PageTableStatistics } from "./machine/translation-report.js";
-import { devicesStatistics, pageTablesStatistics } from "./machine/translation-report.js";
-import type { BuiltMachine } from "./machine-module.js";
+import type { StatResult, StatShow } from "./machine-module.js";
 import type { ReportTable } from "./step-module.js";
 
 /** One pool of fixed-size chunks of a chunk-pool target. */
@@ -71,33 +68,16 @@ export function targetStatistics(target: MemoryTarget): TargetStatistics {
   return out;
 }
 
-/** The statistics of every target, in the order the machine declares them, and of the store. */
-export function platformStatistics(platform: Platform): {
-  targets: TargetStatistics[];
-  store: StoreStatistics;
-} {
+/** The outcome of comparing a statistic with what an `expect` step wants. */
+export function compareStat(what: string, show: StatShow, want: number, got: number): StatResult {
+  const showAs = (n: number) => (show === "size" ? showSize(n) : String(n));
   return {
-    targets: platform.targets().map(targetStatistics),
-    store: { materializedPages: platform.store.materializedPages },
+    passed: got === want,
+    message:
+      got === want
+        ? `${what} = ${showAs(want)}`
+        : `${what}: expected ${showAs(want)}, got ${showAs(got)}`,
   };
-}
-
-/** Everything a run's final statistics hold; devices and page tables only when there are some. */
-export type MachineStatistics = {
-  targets: TargetStatistics[];
-  store: StoreStatistics;
-  devices?: DeviceStatistics[];
-  pageTables?: PageTableStatistics[];
-};
-
-/** The statistics of a whole machine. */
-export function machineStatistics(machine: BuiltMachine): MachineStatistics {
-  const out: MachineStatistics = platformStatistics(machine.platform);
-  const devices = devicesStatistics(machine.platform);
-  const pageTables = pageTablesStatistics(machine.objects);
-  if (devices.length > 0) out.devices = devices;
-  if (pageTables.length > 0) out.pageTables = pageTables;
-  return out;
 }
 
 /** Tables for people: one row per target, then the pools of each chunk-pool target. */

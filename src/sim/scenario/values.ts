@@ -278,3 +278,29 @@ export const protSchema = z
     description:
       'Mapping permissions as letters: r read, w write, x executable (without x: execute-never), c cacheable, m device memory (MMIO), p privileged only; e.g. "rw", "r", "rwx", "rwc". At least r or w.',
   });
+
+/** A count of things of one size (`freeChunks`, `leaves`). */
+export type SizedCount = { size: number; count: number };
+
+/** A map keyed by sizes (`{ "1M": 31, "4K": 2048 }`), as a list of `{ size, count }`. */
+export function sizeKeyedCounts(what: string, description: string) {
+  return z
+    .record(z.string(), countSchema)
+    .transform((record, ctx) => {
+      const out: SizedCount[] = [];
+      for (const [key, count] of Object.entries(record)) {
+        try {
+          out.push({ size: parseSize(key), count });
+        } catch {
+          ctx.issues.push({
+            code: "custom",
+            path: [key],
+            message: `expected ${what} like 1M or 64K as the key, got ${showValue(key)}`,
+            input: key,
+          });
+        }
+      }
+      return out;
+    })
+    .meta({ description });
+}

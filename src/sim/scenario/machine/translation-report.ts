@@ -7,18 +7,12 @@
  * Used by the runner's final statistics, the `stats`, `expect` and `dump` steps, and
  * `memweave dump`.
  */
-import { MmuMaster } from "../../../devices/mmu-master.js";
 import { hex } from "../../../base/address.js";
 import { formatSizeShort } from "../../../base/size.js";
-import { Accelerator } from "../../../devices/accelerator.js";
 import type { BusMasterStats } from "../../../devices/bus-master.js";
-import { BusMaster } from "../../../devices/bus-master.js";
-import { Cpu } from "../../../devices/cpu.js";
-import { OneToOneDevice } from "../../../devices/one-to-one.js";
 import type { Platform } from "../../../devices/platform.js";
-import type { Device } from "../../../devices/registry.js";
-import { Smmu, SmmuMaster } from "../../../devices/smmu.js";
-import type { ContextStats, TableRoot, TranslationContext } from "../../../mmu/context.js";
+import type { Device, DeviceCapabilities, RegimeInfo } from "../../../devices/registry.js";
+import type { RegimeStats, TableRoot, TranslationRegime } from "../../../mmu/regime.js";
 import {
   dumpPageTable,
   formatDescriptor,
@@ -30,10 +24,21 @@ import { formatAttributes } from "../../../mmu/prot.js";
 import type { Tlb, TlbStats } from "../../../mmu/tlb.js";
 import { formatPerm, formatTlb } from "../../../mmu/tlb.js";
 import { showSize } from "../format.js";
-import type { BuiltMachine, MachineObjects } from "../machine-module.js";
+import { fail } from "../../../base/errors.js";
+import type {
+  BuiltMachine,
+  MachineModule,
+  MachineObjects,
+  StatCheck,
+  StatisticsGroup,
+  StatisticsSubject,
+} from "../machine-module.js";
+import { compareStat } from "../statistics.js";
+import type { SizedCount } from "../values.js";
+import { sizeKeyedCounts } from "../values.js";
 import type { ReportTable } from "../step-module.js";
-import type { ScenarioPageTable } from "./translation.js";
-import { PAGE_TABLE, tlbOf } from "./translation.js";
+import type { ScenarioPageTable } from "./translation-lookup.js";
+import { deviceNamed, PAGE_TABLE, pageTableNamed, tlbOf } from "./translation-lookup.js";
 
 // --- the machine as built ---------------------------------------------------------------------
 
@@ -93,7 +98,7 @@ function tlbSummary(tlb: Tlb): TlbSummary {
 }
 
 /** The regime of a CPU or accelerator MMU. */
-function regime(objects: MachineObjects, c: TranslationContext): Partial<DeviceSummary> {
+function regime(objects: MachineObjects, c: TranslationRegime): Partial<DeviceSummary> {
   const out: Partial<DeviceSummary> = {};
   const ttbr0 = tableName(objects, c.ttbr0);
   const ttbr1 = tableName(objects, c.ttbr1);
@@ -107,38 +112,53 @@ function regime(objects: MachineObjects, c: TranslationContext): Partial<DeviceS
   return out;
 }
 
+/** The context bank a master's accesses go through, by the regimes its SMMU reports. */
+function bankOf(caps: DeviceCapabilities, master: string): string | undefined {
+  return caps.regimes.find((r) => r.masters.some((m) => m.name === master))?.contextBank?.name;
+}
+
+/**
+ * A device as built, from what it says it has: a bus master with an MMU of its own (CPU,
+ * accelerator), an IOMMU (its context banks and masters), a master behind one, or a master with
+ * a physical window.
+ */
 function deviceSummary(objects: MachineObjects, d: Device): DeviceSummary {
   const base: DeviceSummary = { name: d.name, kind: d.kind };
-  if (d instanceof Cpu) return { ...base, ...regime(objects, d.mmu), tlb: tlbSummary(d.tlb) };
-  if (d instanceof Accelerator) {
-    const out: DeviceSummary = { ...base, ...regime(objects, d.mmu), tlb: tlbSummary(d.tlb) };
-    if (d.localRegion !== undefined && d.localTarget !== undefined)
-      out.localMemory = { region: d.localRegion.name, target: d.localTarget.name };
+  const caps = d.capabilities();
+  const own = caps.masters.some((m) => m.name === d.name);
+  const r = caps.regimes[0];
+  const tlb = caps.tlbs[0];
+  if (own && r !== undefined && r.contextBank === undefined && tlb !== undefined) {
+    const out: DeviceSummary = { ...base, ...regime(objects, r.regime), tlb: tlbSummary(tlb.tlb) };
+    if (caps.localMemory !== undefined) out.localMemory = { ...caps.localMemory };
     return out;
   }
-  if (d instanceof Smmu)
+  if (!own && tlb !== undefined)
     return {
       ...base,
-      tlb: tlbSummary(d.tlb),
-      contexts: d.contexts().map((c) => {
+      tlb: tlbSummary(tlb.tlb),
+      contexts: caps.regimes.map((c) => {
+        const bank = c.contextBank!;
         const s: SmmuContextSummary = {
-          name: c.name,
-          index: c.index,
-          asid: c.asid,
-          vmid: c.vmid,
-          bound: c.bound,
-          active: c.active,
+          name: bank.name,
+          index: bank.index,
+          asid: c.regime.asid,
+          vmid: c.regime.vmid,
+          bound: bank.bound,
+          active: bank.active,
         };
-        const table = tableName(objects, c.ctx.ttbr0);
-        const stage2 = tableName(objects, c.ctx.stage2);
+        const table = tableName(objects, c.regime.ttbr0);
+        const stage2 = tableName(objects, c.regime.stage2);
         if (table !== undefined) s.table = table;
         if (stage2 !== undefined) s.stage2 = stage2;
         return s;
       }),
-      masters: d.masters().map((m) => ({ name: m.name, context: m.context.name })),
+      masters: caps.masters.map((m) => ({ name: m.name, context: bankOf(caps, m.name) ?? "?" })),
     };
-  if (d instanceof SmmuMaster) return { ...base, smmu: d.smmu.name, context: d.context.name };
-  if (d instanceof OneToOneDevice) return { ...base, window: { base: d.base, size: d.size } };
+  if (own && r?.contextBank !== undefined && r.tlb !== undefined)
+    return { ...base, smmu: r.tlb.owner, context: r.contextBank.name };
+  const w = caps.windows[0];
+  if (w !== undefined) return { ...base, window: { base: w.base, size: w.size } };
   return base;
 }
 
@@ -204,7 +224,7 @@ type Plain<T> = { [K in keyof T]: T[K] };
 export type TlbStatistics = { name: string; capacity: number } & Plain<TlbStats>;
 
 /** A translation context's counters (a CPU's or accelerator's MMU, an SMMU context bank). */
-export type ContextStatistics = { name: string } & Plain<ContextStats>;
+export type ContextStatistics = { name: string } & Plain<RegimeStats>;
 
 /** The accesses of a bus master. */
 export type AccessStatistics = Plain<BusMasterStats>;
@@ -255,30 +275,36 @@ export function tlbStatistics(tlb: Tlb): TlbStatistics {
   return { name: tlb.name, capacity: tlb.capacity, valid, ...counters };
 }
 
-function contextStatistics(c: TranslationContext): ContextStatistics {
+function contextStatistics(c: TranslationRegime): ContextStatistics {
   return { name: c.name, ...c.stats };
 }
 
-function accessStatistics(m: BusMaster): AccessStatistics {
-  return { ...m.stats };
+function accessStatistics(stats: BusMasterStats): AccessStatistics {
+  return { ...stats };
 }
 
-/** The statistics of one device. */
+function regimeStatistics(r: RegimeInfo): ContextStatistics {
+  return contextStatistics(r.regime);
+}
+
+/** The statistics of one device, from what it says it has. */
 export function deviceStatistics(d: Device): DeviceStatistics {
   const out: DeviceStatistics = { name: d.name, kind: d.kind };
-  if (d instanceof BusMaster) out.accesses = accessStatistics(d);
-  if (d instanceof MmuMaster) {
-    out.context = contextStatistics(d.mmu);
-    out.tlb = tlbStatistics(d.tlb);
-  } else if (d instanceof SmmuMaster) {
-    out.context = contextStatistics(d.context.ctx);
-  } else if (d instanceof Smmu) {
-    out.contexts = d.contexts().map((c) => ({
-      ...contextStatistics(c.ctx),
-      active: c.active,
-      bound: c.bound,
+  const caps = d.capabilities();
+  const self = caps.masters.find((m) => m.name === d.name);
+  if (self !== undefined) out.accesses = accessStatistics(self.stats);
+  const r = caps.regimes[0];
+  const tlb = caps.tlbs[0];
+  if (self !== undefined && r !== undefined) {
+    out.context = regimeStatistics(r);
+    if (tlb !== undefined) out.tlb = tlbStatistics(tlb.tlb);
+  } else if (self === undefined && caps.regimes.length > 0) {
+    out.contexts = caps.regimes.map((c) => ({
+      ...regimeStatistics(c),
+      active: c.contextBank?.active ?? c.live,
+      bound: c.contextBank?.bound ?? true,
     }));
-    out.tlb = tlbStatistics(d.tlb);
+    if (tlb !== undefined) out.tlb = tlbStatistics(tlb.tlb);
   }
   return out;
 }
@@ -332,11 +358,8 @@ export function showLeaves(leaves: PageTableStatistics["leaves"]): string {
 
 const dash = (n: number | undefined): string => (n === undefined ? "-" : String(n));
 
-/** Tables for people: devices (accesses and translation), TLBs, page tables. Empty ones go. */
-export function translationTables(
-  devices: readonly DeviceStatistics[],
-  pageTables: readonly PageTableStatistics[],
-): ReportTable[] {
+/** Tables for people: devices (accesses and translation) and their TLBs. Empty ones go. */
+export function deviceTables(devices: readonly DeviceStatistics[]): ReportTable[] {
   const tables: ReportTable[] = [];
   const rows = devices
     .filter((d) => d.accesses !== undefined || d.contexts !== undefined)
@@ -392,6 +415,12 @@ export function translationTables(
         ];
       }),
     });
+  return tables;
+}
+
+/** A table for people of page tables (none when there are none). */
+export function pageTableTables(pageTables: readonly PageTableStatistics[]): ReportTable[] {
+  const tables: ReportTable[] = [];
   if (pageTables.length > 0)
     tables.push({
       title: "Page tables",
@@ -424,6 +453,234 @@ export function translationTables(
     });
   return tables;
 }
+
+// --- the module's reports: summary, statistics groups, expect subjects -------------------------
+
+declare module "../machine-summary.js" {
+  interface MachineSummary {
+    pageTables?: PageTableSummary[];
+    devices?: DeviceSummary[];
+  }
+  interface MachineStatistics {
+    devices?: DeviceStatistics[];
+    pageTables?: PageTableStatistics[];
+  }
+}
+
+/** What the device checks read: the device's statistics and the TLB it uses. */
+interface DeviceView {
+  readonly stats: DeviceStatistics;
+  readonly tlb: ReturnType<typeof tlbStatistics> | undefined;
+}
+
+function accesses(d: DeviceView, key: string): NonNullable<DeviceStatistics["accesses"]> {
+  return (
+    d.stats.accesses ??
+    fail(
+      "EINVAL",
+      `device "${d.stats.name}" is a ${d.stats.kind}: it makes no accesses (${key} counts a bus master's)`,
+    )
+  );
+}
+
+function tlb(d: DeviceView, key: string): NonNullable<DeviceView["tlb"]> {
+  return (
+    d.tlb ??
+    fail("EINVAL", `device "${d.stats.name}" is a ${d.stats.kind}: it has no TLB (for ${key})`)
+  );
+}
+
+function contexts(d: DeviceView, key: string): Array<{ walks: number; descriptorReads: number }> {
+  if (d.stats.context !== undefined) return [d.stats.context];
+  if (d.stats.contexts !== undefined) return d.stats.contexts;
+  return fail(
+    "EINVAL",
+    `device "${d.stats.name}" is a ${d.stats.kind}: it does not translate (for ${key})`,
+  );
+}
+
+const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
+
+/** The device statistics an `expect` step can check. */
+const DEVICE_CHECKS = {
+  reads: {
+    show: "count",
+    description: "Bus masters: reads (instruction fetches included) that completed.",
+    get: (d) => accesses(d, "reads").reads,
+  },
+  writes: {
+    show: "count",
+    description: "Bus masters: writes that completed.",
+    get: (d) => accesses(d, "writes").writes,
+  },
+  faults: {
+    show: "count",
+    description: "Bus masters: translation faults their accesses met.",
+    get: (d) => accesses(d, "faults").faults,
+  },
+  tlbHits: {
+    show: "count",
+    description:
+      "Bus masters: translations of their accesses the TLB served (translate probes not counted); an SMMU: hits of its TLB.",
+    get: (d) => d.stats.accesses?.tlbHits ?? tlb(d, "tlbHits").hits,
+  },
+  tlbMisses: {
+    show: "count",
+    description:
+      "Bus masters: translations of their accesses that missed the TLB (and walked); an SMMU: misses of its TLB.",
+    get: (d) => d.stats.accesses?.tlbMisses ?? tlb(d, "tlbMisses").misses,
+  },
+  tlbEntries: {
+    show: "count",
+    description: "Valid entries now in the TLB the device uses (an SMMU's masters: the SMMU's).",
+    get: (d) => tlb(d, "tlbEntries").valid,
+  },
+  tlbEvictions: {
+    show: "count",
+    description: "Entries that TLB's replacement policy displaced.",
+    get: (d) => tlb(d, "tlbEvictions").evictions,
+  },
+  tlbInvalidated: {
+    show: "count",
+    description: "Entries invalidations removed from that TLB (page-table changes, tlbi).",
+    get: (d) => tlb(d, "tlbInvalidated").invalidatedEntries,
+  },
+  walks: {
+    show: "count",
+    description:
+      "Table walks of the device's translation context (an SMMU master: its context bank; an SMMU: all of them).",
+    get: (d) => sum(contexts(d, "walks"), (c) => c.walks),
+  },
+  descriptorReads: {
+    show: "count",
+    description: "Descriptors those walks read (a nested walk reads stage-2 descriptors too).",
+    get: (d) => sum(contexts(d, "descriptorReads"), (c) => c.descriptorReads),
+  },
+} as const satisfies Record<string, StatCheck<DeviceView>>;
+
+/** The page-table statistics an `expect` step can check. */
+const TABLE_CHECKS = {
+  tables: { show: "count", description: "Tables now, the root included.", get: (t) => t.tables },
+  tableBytes: {
+    show: "size",
+    description: "Bytes of those tables, as the format sizes them.",
+    get: (t) => t.tableBytes,
+  },
+  mappedBytes: {
+    show: "size",
+    description: "Bytes of input address space mapped now.",
+    get: (t) => t.mappedBytes,
+  },
+  maps: { show: "count", description: "map operations that succeeded.", get: (t) => t.maps },
+  unmaps: { show: "count", description: "unmap operations.", get: (t) => t.unmaps },
+  protects: { show: "count", description: "protect operations.", get: (t) => t.protects },
+  splits: {
+    show: "count",
+    description: "Leaves split into smaller ones (by a partial unmap or protect).",
+    get: (t) => t.splits,
+  },
+  flushes: {
+    show: "count",
+    description: "Range invalidations the table sent to the TLBs.",
+    get: (t) => t.flushes,
+  },
+} as const satisfies Record<string, StatCheck<PageTableStatistics>>;
+
+function deviceView(platform: Platform, name: string): DeviceView {
+  const stats = deviceStatistics(deviceNamed(platform, name));
+  let t: DeviceView["tlb"];
+  try {
+    t = tlbStatistics(tlbOf(platform, name).tlb);
+  } catch {
+    t = undefined; // no TLB: the TLB checks say so
+  }
+  return { stats, tlb: t };
+}
+
+const isEmptyList = (v: unknown): boolean => (v as unknown[]).length === 0;
+
+/** What the translation machine module reports. */
+export const translationReports = {
+  summarize(machine: BuiltMachine) {
+    const { pageTables, devices } = describeTranslationMachine(machine);
+    return {
+      ...(pageTables.length > 0 ? { pageTables } : {}),
+      ...(devices.length > 0 ? { devices } : {}),
+    };
+  },
+  statistics: [
+    {
+      key: "devices",
+      always: false,
+      collect: (m) => devicesStatistics(m.platform),
+      collectOne: (m, name) => [deviceStatistics(deviceNamed(m.platform, name))],
+      isEmpty: isEmptyList,
+      tables: (devices: DeviceStatistics[]) => deviceTables(devices),
+      summary: (devices: DeviceStatistics[]) =>
+        devices.map((d) => {
+          const a = d.accesses;
+          const t = d.tlb;
+          return a !== undefined
+            ? `${d.name}: ${a.reads} reads, ${a.writes} writes, TLB ${a.tlbHits}/${a.tlbHits + a.tlbMisses} hits`
+            : `${d.name}: TLB ${t?.hits ?? 0}/${t?.lookups ?? 0} hits`;
+        }),
+    },
+    {
+      key: "pageTables",
+      always: false,
+      collect: (m) => pageTablesStatistics(m.objects),
+      collectOne: (m, name) => [pageTableStatistics(name, m.objects.get(PAGE_TABLE, name))],
+      isEmpty: isEmptyList,
+      tables: (tables: PageTableStatistics[]) => pageTableTables(tables),
+      summary: (tables: PageTableStatistics[]) =>
+        tables.map((t) => `${t.name}: ${t.tables} tables, ${showSize(t.mappedBytes)} mapped`),
+    },
+  ] satisfies StatisticsGroup[],
+  subjects: [
+    {
+      key: "device",
+      what: "a device",
+      description: "The device (CPU, SMMU, master, accelerator…) whose statistics to check.",
+      only: "Only this device.",
+      checks: DEVICE_CHECKS,
+      needsChecks: true,
+      reference: (m, name) => void deviceNamed(m.platform, name),
+      view: (m, name) => deviceView(m.platform, name),
+      group: "devices",
+    } satisfies StatisticsSubject<DeviceView>,
+    {
+      key: "table",
+      what: "a page table",
+      description: "The page table whose statistics to check.",
+      only: "Only this page table.",
+      checks: TABLE_CHECKS,
+      extras: [
+        {
+          key: "leaves",
+          schema: sizeKeyedCounts(
+            "a page size",
+            'Leaves of the table now, keyed by size, e.g. { "4K": 16, "2M": 1 }; sizes not given are not checked.',
+          ),
+          describe: (leaves: SizedCount[]) =>
+            leaves.map((l) => `${l.count} ${showSize(l.size)} leaves`),
+          check: (leaves: SizedCount[], table, stats: PageTableStatistics) =>
+            leaves.map((l) =>
+              compareStat(
+                `${table} ${showSize(l.size)} leaves`,
+                "count",
+                l.count,
+                stats.leaves.find((x) => x.size === l.size)?.count ?? 0,
+              ),
+            ),
+        },
+      ],
+      needsChecks: true,
+      reference: (m, name) => void pageTableNamed(m.objects, name),
+      view: (m, name) => pageTableStatistics(name, m.objects.get(PAGE_TABLE, name)),
+      group: "pageTables",
+    } satisfies StatisticsSubject<PageTableStatistics>,
+  ],
+} satisfies Pick<MachineModule, "summarize" | "statistics" | "subjects">;
 
 // --- dumps ----------------------------------------------------------------------------------------
 
@@ -526,11 +783,11 @@ export function tlbDump(platform: Platform, device: string): TlbDump {
   };
 }
 
-/** The devices that own a TLB (CPUs, accelerators, SMMUs), in the order they were built. */
+/** The devices that hold a TLB (CPUs, accelerators, SMMUs), in the order they were built. */
 export function tlbOwners(platform: Platform): string[] {
   return platform
     .devices()
-    .filter((d) => d instanceof MmuMaster || d instanceof Smmu)
+    .filter((d) => d.capabilities().tlbs.length > 0)
     .map((d) => d.name);
 }
 

@@ -31,44 +31,28 @@
  * - A TLB's random-replacement seed defaults to one derived from the scenario's seed and the
  *   device's name, so `--seed` varies it and runs stay reproducible.
  */
-import { MmuMaster } from "../../../devices/mmu-master.js";
 import { z } from "zod";
 
-import { fail, isMemweaveError, MemweaveError } from "../../../base/errors.js";
+import { isMemweaveError, MemweaveError } from "../../../base/errors.js";
 import { Accelerator } from "../../../devices/accelerator.js";
-import { BusMaster } from "../../../devices/bus-master.js";
 import type { TlbGeometry } from "../../../devices/coherence.js";
 import { Cpu } from "../../../devices/cpu.js";
+import { OneToOneDevice } from "../../../devices/one-to-one.js";
 import type { Platform } from "../../../devices/platform.js";
-import { Smmu, SmmuMaster } from "../../../devices/smmu.js";
-import type { TranslationContext } from "../../../mmu/context.js";
+import { Smmu } from "../../../devices/smmu.js";
 import type { PageTableFormat } from "../../../mmu/format.js";
 import { createLpaeFormat } from "../../../mmu/lpae.js";
 import { PageTable } from "../../../mmu/page-table.js";
 import { PhysTableMemory } from "../../../mmu/table-memory.js";
-import type { Tlb } from "../../../mmu/tlb.js";
 import { createV7sFormat } from "../../../mmu/v7s.js";
-import { OneToOneDevice } from "../../../devices/one-to-one.js";
-import { closest, showSize, showValue } from "../format.js";
-import type { Device } from "../../../devices/registry.js";
-import type {
-  BuiltMachine,
-  DocPath,
-  MachineBuildContext,
-  MachineObjects,
-} from "../machine-module.js";
-import type { StepProblem } from "../step-module.js";
-import { defineMachineModule, objectKind } from "../machine-module.js";
+import { showSize, showValue } from "../format.js";
+import type { DocPath, MachineBuildContext } from "../machine-module.js";
+import { defineMachineModule, fieldPath } from "../machine-module.js";
 import { countSchema, objectNameSchema, sizeSchema } from "../values.js";
+import { PAGE_TABLE } from "./translation-lookup.js";
+import { translationReports } from "./translation-report.js";
 
-/** A page table of the machine, and the memory target its tables come from. */
-export interface ScenarioPageTable {
-  readonly table: PageTable;
-  readonly target: string;
-}
-
-/** The kind under which the machine keeps its page tables (`ctx.objects`). */
-export const PAGE_TABLE = objectKind<ScenarioPageTable>("page table");
+export * from "./translation-lookup.js";
 
 // --- schemas -----------------------------------------------------------------------------------
 
@@ -411,23 +395,12 @@ function tlbGeometry(platform: Platform, device: string, t: TlbConfig | undefine
 }
 
 /**
- * The field of a device a model error is about: its name (taken), its TLB, a table of the wrong
- * stage, or the device as a whole.
+ * The scenario key of a device error's field: the model's option names are the scenario's,
+ * but an accelerator's stage-1 table is its `table` (the model's `ttbr0`).
  */
-function devicePath(
-  at: DocPath,
-  name: string,
-  e: MemweaveError,
-  stages: ReadonlyArray<{ field: string; table: PageTable | undefined; stage: 1 | 2 }>,
-): DocPath {
-  if (e.code === "EEXIST" && e.detail.startsWith(`device "${name}" already exists`))
-    return [...at, "name"];
-  if (/^TLB /.test(e.detail)) return [...at, "tlb"];
-  const wrong = stages.find((s) => s.table !== undefined && s.table.format.stage !== s.stage);
-  if (wrong !== undefined && e.code === "EINVAL") return [...at, wrong.field];
-  if (/\basid\b/.test(e.detail)) return [...at, "asid"];
-  if (/\bvmid\b/.test(e.detail)) return [...at, "vmid"];
-  return at;
+function deviceKeys(kind: DeviceConfig["kind"]) {
+  return (f: Array<string | number>): Array<string | number> =>
+    kind === "accelerator" && f[0] === "ttbr0" ? ["table"] : f.slice(0, 1);
 }
 
 function buildDevice(ctx: MachineBuildContext, d: DeviceConfig, i: number): void {
@@ -441,14 +414,9 @@ function buildDevice(ctx: MachineBuildContext, d: DeviceConfig, i: number): void
       const ttbr1 = resolve(["ttbr1"], d.ttbr1);
       const stage2 = resolve(["stage2"], d.stage2);
       if (ttbr0 === "skip" || ttbr1 === "skip" || stage2 === "skip") return refuse();
-      const stages = [
-        { field: "ttbr0", table: ttbr0, stage: 1 as const },
-        { field: "ttbr1", table: ttbr1, stage: 1 as const },
-        { field: "stage2", table: stage2, stage: 2 as const },
-      ];
       const cpu = attempt(
         ctx,
-        (e) => devicePath(at, d.name, e, stages),
+        (e) => fieldPath(at, e, deviceKeys(d.kind)),
         () =>
           new Cpu(platform, {
             name: d.name,
@@ -467,7 +435,7 @@ function buildDevice(ctx: MachineBuildContext, d: DeviceConfig, i: number): void
     case "one-to-one": {
       const dev = attempt(
         ctx,
-        (e) => devicePath(at, d.name, e, []),
+        (e) => fieldPath(at, e, deviceKeys(d.kind)),
         () => new OneToOneDevice(platform, { name: d.name, base: d.base, size: d.size }),
       );
       if (dev === undefined) refuse();
@@ -477,18 +445,10 @@ function buildDevice(ctx: MachineBuildContext, d: DeviceConfig, i: number): void
       const table = resolve(["table"], d.table);
       const stage2 = resolve(["stage2"], d.stage2);
       if (table === "skip" || stage2 === "skip") return refuse();
-      const stages = [
-        { field: "table", table, stage: 1 as const },
-        { field: "stage2", table: stage2, stage: 2 as const },
-      ];
       const local = d.localMemory;
       const acc = attempt(
         ctx,
-        (e) => {
-          const path = devicePath(at, d.name, e, stages);
-          if (path !== at || local === undefined) return path;
-          return [...at, "localMemory"]; // a clash of its region or target
-        },
+        (e) => fieldPath(at, e, deviceKeys(d.kind)),
         () =>
           new Accelerator(platform, {
             name: d.name,
@@ -524,11 +484,7 @@ function buildSmmu(
   const names = d.contexts.map((c) => c.name);
   const smmu = attempt(
     ctx,
-    (e) => {
-      const dup = names.findIndex((n, j) => names.indexOf(n) !== j);
-      if (dup >= 0 && /named twice/.test(e.detail)) return [...at, "contexts", dup, "name"];
-      return devicePath(at, d.name, e, []);
-    },
+    (e) => fieldPath(at, e, (f) => (f[0] === "contexts" ? f : f.slice(0, 1))),
     () =>
       new Smmu(platform, {
         name: d.name,
@@ -543,33 +499,26 @@ function buildSmmu(
     const table = resolve(["table"], c.table);
     const stage2 = resolve(["stage2"], c.stage2);
     if (table === "skip" || stage2 === "skip") return;
-    const context = smmu.context(c.name);
+    const bank = smmu.contextBank(c.name);
     if (table !== undefined)
       attempt(
         ctx,
-        (e) => {
-          if (e.code === "EBUSY") return cat; // a tag clash: the context as a whole
-          if (stage2 !== undefined && stage2.format.stage !== 2) return [...cat, "stage2"];
-          if (table.format.stage === 2 && stage2 !== undefined) return [...cat, "stage2"];
-          if (/\basid\b/.test(e.detail)) return [...cat, "asid"];
-          if (/\bvmid\b/.test(e.detail)) return [...cat, "vmid"];
-          return cat;
-        },
+        // A tag clash (EBUSY) has no field: the context as a whole.
+        (e) => fieldPath(cat, e, (f) => f.slice(0, 1)),
         () =>
-          context.bind(table, {
+          bank.bind(table, {
             ...(c.asid !== undefined ? { asid: c.asid } : {}),
             ...(stage2 !== undefined ? { stage2 } : {}),
             ...(c.vmid !== undefined ? { vmid: c.vmid } : {}),
           }),
       );
-    if (c.active) context.activate();
+    if (c.active) bank.activate();
   });
   (d.masters ?? []).forEach((m, k) => {
     const mat: DocPath = [...at, "masters", k];
     const master = attempt(
       ctx,
-      (e) =>
-        e.code === "ENOENT" ? [...mat, "context"] : e.code === "EEXIST" ? [...mat, "name"] : mat,
+      (e) => fieldPath(mat, e, (f) => f.slice(0, 1)),
       () => smmu.attachMaster(m.name, m.context),
     );
     if (master === undefined) ctx.refuse("device", m.name);
@@ -593,95 +542,5 @@ export const translationMachine = defineMachineModule({
     (section.pageTables ?? []).forEach((t, i) => buildPageTable(ctx, t, i));
     (section.devices ?? []).forEach((d, i) => buildDevice(ctx, d, i));
   },
+  ...translationReports,
 });
-
-// --- finding what steps name ------------------------------------------------------------------
-
-/** The page table named `name` (ENOENT, naming those there are). */
-export function pageTableNamed(objects: MachineObjects, name: string): PageTable {
-  return objects.get(PAGE_TABLE, name).table;
-}
-
-/** The device named `name`; ENOENT naming the devices there are, with a suggestion. */
-export function deviceNamed(platform: Platform, name: string): Device {
-  if (platform.registry.has(name)) return platform.device(name);
-  const known = platform.devices().map((d) => d.name);
-  const near = closest(name, known);
-  return fail(
-    "ENOENT",
-    `no device named "${name}"${near !== undefined ? `, did you mean "${near}"?` : ""} (have: ${known.length > 0 ? known.join(", ") : "none"})`,
-  );
-}
-
-/** A device that has a TLB of its own, or (an SMMU and its masters) shares the SMMU's. */
-export function tlbOf(platform: Platform, name: string): { tlb: Tlb; owner: string } {
-  const d = deviceNamed(platform, name);
-  if (d instanceof MmuMaster) return { tlb: d.tlb, owner: d.name };
-  if (d instanceof Smmu) return { tlb: d.tlb, owner: d.name };
-  if (d instanceof SmmuMaster) return { tlb: d.smmu.tlb, owner: d.smmu.name };
-  return fail("EINVAL", `device "${name}" is a ${d.kind}: it has no TLB`);
-}
-
-/** The bus master named `name`; EINVAL (saying what to use instead) for an SMMU. */
-export function busMasterNamed(platform: Platform, name: string): BusMaster {
-  const d = deviceNamed(platform, name);
-  if (d instanceof BusMaster) return d;
-  if (d instanceof Smmu) {
-    const masters = d.masters().map((m) => m.name);
-    fail(
-      "EINVAL",
-      `"${name}" is an SMMU, not a bus master: its masters make the accesses (${masters.length > 0 ? masters.join(", ") : "it has none"})`,
-    );
-  }
-  return fail("EINVAL", `device "${name}" is a ${d.kind}, not a bus master`);
-}
-
-/** The translation context of a translating bus master (CPU, accelerator, SMMU master). */
-export function contextOf(platform: Platform, name: string): TranslationContext {
-  const d = deviceNamed(platform, name);
-  if (d instanceof MmuMaster) return d.mmu;
-  if (d instanceof SmmuMaster) return d.context.ctx;
-  if (d instanceof Smmu)
-    fail("EINVAL", `"${name}" is an SMMU: name one of its masters to use its context`);
-  return fail("EINVAL", `device "${name}" is a ${d.kind}: it does not translate`);
-}
-
-/** The SMMU named `name` (ENOENT; EINVAL if it is another kind of device). */
-export function smmuNamed(platform: Platform, name: string): Smmu {
-  const d = deviceNamed(platform, name);
-  if (d instanceof Smmu) return d;
-  return fail("EINVAL", `device "${name}" is a ${d.kind}, not an SMMU`);
-}
-
-/** What a step may name in the machine, and how it is looked up. */
-const REFERENCES = {
-  table: (m: BuiltMachine, name: string) => void pageTableNamed(m.objects, name),
-  device: (m: BuiltMachine, name: string) => void deviceNamed(m.platform, name),
-  "bus master": (m: BuiltMachine, name: string) => void busMasterNamed(m.platform, name),
-  tlb: (m: BuiltMachine, name: string) => void tlbOf(m.platform, name),
-  smmu: (m: BuiltMachine, name: string) => void smmuNamed(m.platform, name),
-  translating: (m: BuiltMachine, name: string) => void contextOf(m.platform, name),
-} as const;
-
-export type ReferenceKind = keyof typeof REFERENCES;
-
-/**
- * Check names a step gives against the machine as built, for {@link StepDefinition.check}:
- * one problem per field whose name the machine does not have (or has as another kind).
- */
-export function checkReferences(
-  machine: BuiltMachine,
-  refs: ReadonlyArray<readonly [field: string, kind: ReferenceKind, name: string | undefined]>,
-): StepProblem[] {
-  const problems: StepProblem[] = [];
-  for (const [field, kind, name] of refs) {
-    if (name === undefined) continue;
-    try {
-      REFERENCES[kind](machine, name);
-    } catch (e) {
-      if (!isMemweaveError(e)) throw e;
-      problems.push({ path: [field], message: e.detail });
-    }
-  }
-  return problems;
-}

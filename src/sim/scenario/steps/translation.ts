@@ -26,7 +26,6 @@
  * - The output of an access gives the physical address and the TLB outcome of its first
  *   translation (as the `device.access` event does) and the number of translations it took.
  */
-import { MmuMaster } from "../../../devices/mmu-master.js";
 import { z } from "zod";
 
 import { hex, hexRange } from "../../../base/address.js";
@@ -36,8 +35,7 @@ import type { Json } from "../../../base/events.js";
 import { formatSizeShort } from "../../../base/size.js";
 import { AccessFaultError, faultToJson } from "../../../devices/bus-master.js";
 import type { AccessOptions } from "../../../devices/bus-master.js";
-import { Smmu, SmmuMaster } from "../../../devices/smmu.js";
-import type { Fault } from "../../../mmu/context.js";
+import type { Fault } from "../../../mmu/regime.js";
 import { describeTranslation } from "../../../mmu/dump.js";
 import type { PageTable } from "../../../mmu/page-table.js";
 import { formatAttributes, formatProt } from "../../../mmu/prot.js";
@@ -50,7 +48,7 @@ import { pageTableDump, tlbDump } from "../machine/translation-report.js";
 import {
   busMasterNamed,
   checkReferences,
-  contextOf,
+  regimeOf,
   deviceNamed,
   PAGE_TABLE,
   pageTableNamed,
@@ -657,7 +655,7 @@ const dump = defineStep({
         blocks: [{ title: `TLB of ${d.device}`, text: d.text }],
       };
     }
-    const context = contextOf(ctx.platform, step.walk!);
+    const context = regimeOf(ctx.platform, step.walk!);
     const va = ctx.resolve(step.va!);
     const text = describeTranslation(context, va);
     const last = text.split("\n").at(-1)!.trim();
@@ -734,42 +732,50 @@ const tlbi = defineStep({
   check: (step, machine) => checkReferences(machine, [["device", "tlb", step.device]]),
   run(ctx, step) {
     const d = deviceNamed(ctx.platform, step.device);
+    const caps = d.capabilities();
     const va = step.va !== undefined ? ctx.resolve(step.va) : undefined;
-    let tlb: Tlb;
-    if (d instanceof MmuMaster) {
+    const own = caps.masters.some((m) => m.name === d.name);
+    const bank = own ? caps.regimes[0]?.contextBank : undefined;
+    const iommu = !own && caps.regimes.some((r) => r.contextBank !== undefined);
+    if (!iommu && bank === undefined) {
+      // A CPU or an accelerator: a TLB of its own, tagged by its regime's ASID and VMID.
+      const r = caps.regimes[0];
+      const t = caps.tlbs[0];
+      if (r === undefined || t === undefined)
+        fail("EINVAL", `device "${d.name}" is a ${d.kind}: it has no TLB`);
       if (step.context !== undefined)
         fail("EINVAL", `${d.name} is a ${d.kind}: context is for SMMUs (use asid)`);
-      tlb = d.tlb;
+      const tlb = t.tlb;
       const before = invalidated(tlb);
-      if (step.all === true) d.tlbiAll();
-      else if (va !== undefined) d.tlbiRange(va, step.size!, step.asid ?? d.asid);
-      else d.tlbiAsid(step.asid);
+      const { asid, vmid } = r.regime;
+      if (step.all === true) t.all();
+      else if (va !== undefined) tlb.invalidateRange(va, step.size!, step.asid ?? asid, vmid);
+      else tlb.invalidateAsid(step.asid ?? asid, vmid);
       return tlbiReport(tlb, before);
     }
-    if (d instanceof Smmu || d instanceof SmmuMaster) {
-      const smmu = d instanceof Smmu ? d : d.smmu;
-      if (step.asid !== undefined)
-        fail(
-          "EINVAL",
-          `${step.device}: asid is for CPUs and accelerators (name a context of ${smmu.name})`,
-        );
-      tlb = smmu.tlb;
-      const before = invalidated(tlb);
-      if (step.all === true) {
-        smmu.tlbiAll();
-        return tlbiReport(tlb, before);
-      }
-      const context =
-        step.context !== undefined
-          ? smmu.context(step.context)
-          : d instanceof SmmuMaster
-            ? d.context
-            : fail("EINVAL", `${smmu.name}: name a context (or all: true)`);
-      if (va !== undefined) tlb.invalidateRange(va, step.size!, context.asid, context.vmid);
-      else context.invalidateAll();
+    // An SMMU, or a master behind one: the shared TLB, by context bank.
+    const shared = iommu ? caps.tlbs[0]! : caps.regimes[0]!.tlb!;
+    const smmu = smmuNamed(ctx.platform, shared.owner);
+    if (step.asid !== undefined)
+      fail(
+        "EINVAL",
+        `${step.device}: asid is for CPUs and accelerators (name a context of ${smmu.name})`,
+      );
+    const tlb = shared.tlb;
+    const before = invalidated(tlb);
+    if (step.all === true) {
+      shared.all();
       return tlbiReport(tlb, before);
     }
-    return fail("EINVAL", `device "${d.name}" is a ${d.kind}: it has no TLB`);
+    const context =
+      step.context !== undefined
+        ? smmu.contextBank(step.context)
+        : bank !== undefined
+          ? smmu.contextBank(bank.name)
+          : fail("EINVAL", `${smmu.name}: name a context (or all: true)`);
+    if (va !== undefined) tlb.invalidateRange(va, step.size!, context.asid, context.vmid);
+    else context.invalidateAll();
+    return tlbiReport(tlb, before);
   },
 });
 
@@ -800,11 +806,11 @@ const smmu = defineStep({
   describe: (step) => `${step.action} context ${step.context} of ${step.smmu}`,
   check: (step, machine) => checkReferences(machine, [["smmu", "smmu", step.smmu]]),
   run(ctx: StepContext, step) {
-    const context = smmuNamed(ctx.platform, step.smmu).context(step.context);
+    const context = smmuNamed(ctx.platform, step.smmu).contextBank(step.context);
     if (step.action === "activate") context.activate();
     else context.deactivate();
     return {
-      summary: `${context.ctx.name} ${context.active ? "active" : "inactive"}${context.bound ? "" : " (unbound: every access faults)"}`,
+      summary: `${context.regime.name} ${context.active ? "active" : "inactive"}${context.bound ? "" : " (unbound: every access faults)"}`,
       output: {
         smmu: step.smmu,
         context: step.context,

@@ -1,34 +1,38 @@
 /**
- * A translation context: what one bus master's transactions are translated by — an MMU's
- * TTBR0/TTBR1 and ASID, an SMMU context bank, an accelerator's MMU — optionally nested under a
- * stage 2 (a VM's IPA space, tagged by VMID).
+ * A translation regime: what one bus master's transactions are translated by — an MMU's
+ * TTBR0/TTBR1 and ASID, an SMMU context bank's tables, an accelerator's MMU — optionally nested
+ * under a stage 2 (a VM's IPA space, tagged by VMID).
  *
- * `translate(va, access)` is the hardware path: TLB lookup; on a miss a walk of stage 1 in which
- * every table address is itself an IPA translated by stage 2 (so a 4+4-level nested walk reads
- * up to 24 descriptors), then stage 2 of the output; then the permission and access-flag check;
- * then a TLB fill. Faults come back as data ({@link Fault}), never as exceptions.
+ * `translate(va, access)` is the hardware path: TLB lookup; on a miss the one walk of walk.ts
+ * over stage 1 — nested, every stage-1 table address is an IPA that stage 2 translates before
+ * the fetch ({@link Stage2TableMemory}), so a 4+4-level nested walk reads up to 24 descriptors
+ * — then stage 2 of the output; then the permission and access-flag check; then a TLB fill.
+ * Faults come back as data ({@link Fault}), never as exceptions.
  *
  * Split (ARMv7 TTBCR.N, AArch64 TTBR0/TTBR1, and the VCM association's SPLIT attribute):
  * input addresses below `split` go to `ttbr0`, the others to `ttbr1`; both walk with the full
  * address. Decision: the model has no 64-bit sign-extended upper half (addresses stay below
- * 2^53), so TTBR1's range is the top of the context's input range.
+ * 2^53), so TTBR1's range is the top of the regime's input range.
  *
- * TLB coherence: the context registers itself as a flush target of its page tables. A stage-1
- * change invalidates the range for the context's ASID and VMID; a stage-2 change invalidates
- * the whole VMID, because TLB entries are tagged by input address, not by IPA (as `TLBI IPAS2`
- * must be followed by `TLBI VMALLE1`).
+ * TLB coherence: a regime gives its page tables two flush targets. {@link stage1Flush}
+ * invalidates the range for the regime's ASID and VMID. {@link stage2Flush} depends on what
+ * the TLB holds: a stage-2-only regime caches IPA -> PA entries, invalidated by IPA range (any
+ * ASID); a nested regime caches VA -> PA entries that no IPA names, so a stage-2 change drops
+ * the whole VMID, as QEMU's SMMU model does (`smmu_iotlb_inv_ipa` for stage-2-only entries,
+ * `smmu_iotlb_inv_vmid` for nested ones) and as `TLBI IPAS2E1` followed by `TLBI VMALLE1` does.
  */
 import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
-import type { PageTable, TlbFlush } from "./page-table.js";
+import type { TlbFlush } from "./flush.js";
+import type { PageTable } from "./page-table.js";
 import type { Access } from "./prot.js";
 import { PERM, permNeeded } from "./prot.js";
-import type { TableMemory } from "./table-memory.js";
+import type { TableRoot } from "./table-memory.js";
+import { Stage2TableMemory } from "./table-memory.js";
 import type { Tlb } from "./tlb.js";
 import type { FaultKind } from "./walk.js";
 import {
   FAULT_ACCESS_FLAG,
-  FAULT_ADDRESS_SIZE,
   FAULT_NAMES,
   FAULT_NONE,
   FAULT_PERMISSION,
@@ -36,15 +40,16 @@ import {
   geometryOf,
   offsetIn,
   walkTable,
-  readDescriptor,
-  entryIndex,
   WalkOut,
 } from "./walk.js";
-import type { PageTableFormat } from "./format.js";
-import { DESC_INVALID, DESC_LEAF } from "./format.js";
 
-/** Every permission, for a context without translation (bypass). */
+export type { TableRoot } from "./table-memory.js";
+
+/** Every permission, for a regime without translation (bypass). */
 const PERM_ALL = 0xff;
+
+/** The whole input range of a TLB invalidation (2^52: beyond every input size). */
+const ALL_INPUTS = 2 ** 52;
 
 /** A fault, as data: enough to decide what to do (rust-vmm style). */
 export interface Fault {
@@ -58,16 +63,10 @@ export interface Fault {
   /** For a stage-2 fault: the IPA that faulted (of the data, or of a stage-1 table). */
   ipa: number | undefined;
   access: Access;
+  /** The translation regime it happened in (e.g. `cpu0`, `smmu0/dma`). */
   context: string;
   /** True if stage 2 faulted while fetching a stage-1 table descriptor. */
   onTableWalk: boolean;
-}
-
-/** A root of translation: a format, the memory its tables are in, the root table's address. */
-export interface TableRoot {
-  format: PageTableFormat;
-  memory: TableMemory;
-  root: number;
 }
 
 /** Roots from a page table object. */
@@ -75,7 +74,7 @@ export function rootOf(table: PageTable): TableRoot {
   return { format: table.format, memory: table.memory, root: table.root };
 }
 
-export interface ContextConfig {
+export interface RegimeConfig {
   name: string;
   /** Stage-1 root for addresses below `split` (or all addresses without a split). */
   ttbr0?: TableRoot;
@@ -89,7 +88,7 @@ export interface ContextConfig {
   tlb?: Tlb;
 }
 
-export interface ContextStats {
+export interface RegimeStats {
   translations: number;
   tlbHits: number;
   tlbMisses: number;
@@ -108,7 +107,7 @@ export class TranslateOut {
   hit = false;
 }
 
-export class TranslationContext implements TlbFlush {
+export class TranslationRegime {
   readonly name: string;
   ttbr0: TableRoot | undefined;
   ttbr1: TableRoot | undefined;
@@ -117,9 +116,9 @@ export class TranslationContext implements TlbFlush {
   stage2: TableRoot | undefined;
   vmid: number;
   tlb: Tlb | undefined;
-  /** False: translation disabled (a deactivated context faults every access). */
+  /** False: translation disabled (a deactivated context bank faults every access). */
   enabled = true;
-  readonly stats: ContextStats = {
+  readonly stats: RegimeStats = {
     translations: 0,
     tlbHits: 0,
     tlbMisses: 0,
@@ -131,8 +130,10 @@ export class TranslationContext implements TlbFlush {
   lastFault: Fault | undefined = undefined;
   private readonly w1 = new WalkOut();
   private readonly w2 = new WalkOut();
+  /** The memory of nested stage-1 walks (made on the first one). */
+  private nested: Stage2TableMemory | undefined = undefined;
 
-  constructor(config: ContextConfig) {
+  constructor(config: RegimeConfig) {
     this.name = config.name;
     this.ttbr0 = config.ttbr0;
     this.ttbr1 = config.ttbr1;
@@ -142,30 +143,45 @@ export class TranslationContext implements TlbFlush {
     this.vmid = config.vmid ?? 0;
     this.tlb = config.tlb;
     if (this.ttbr1 && this.split === undefined)
-      fail("EINVAL", `context ${this.name}: ttbr1 needs a split`);
+      fail("EINVAL", `regime ${this.name}: ttbr1 needs a split`);
     for (const [v, what] of [
       [this.asid, "asid"],
       [this.vmid, "vmid"],
     ] as const)
       if (!Number.isInteger(v) || v < 0 || v > 0xffff)
-        fail("EINVAL", `context ${this.name}: ${what} ${v} is not 0..65535`);
+        fail("EINVAL", `regime ${this.name}: ${what} ${v} is not 0..65535`);
   }
 
-  // --- TlbFlush: this context is told of its tables' changes --------------------------------
-
-  invalidateRange(va: number, size: number): void {
-    this.tlb?.invalidateRange(va, size, this.asid, this.vmid);
+  /** True if it has a stage-1 table (TTBR0 or TTBR1). */
+  get hasStage1(): boolean {
+    return this.ttbr0 !== undefined || this.ttbr1 !== undefined;
   }
 
-  invalidateAll(): void {
-    this.tlb?.invalidateAsid(this.asid, this.vmid);
-  }
+  // --- flush targets: this regime is told of its tables' changes -----------------------------
 
-  /** A flush target for this context's stage-2 table: the whole VMID goes. */
-  readonly stage2Flush: TlbFlush = {
-    invalidateRange: () => this.tlb?.invalidateVmid(this.vmid),
-    invalidateAll: () => this.tlb?.invalidateVmid(this.vmid),
+  /** The flush target of its stage-1 tables: the range, for its ASID and VMID. */
+  readonly stage1Flush: TlbFlush = {
+    flushLeaf: (va, size) => this.tlb?.invalidateRange(va, size, this.asid, this.vmid),
+    flushWalk: (va, size) => this.tlb?.invalidateRange(va, size, this.asid, this.vmid),
+    flushAll: () => this.tlb?.invalidateRange(0, ALL_INPUTS, this.asid, this.vmid),
   };
+
+  /**
+   * The flush target of its stage-2 table: by IPA for a stage-2-only regime (its entries'
+   * inputs are IPAs), the whole VMID for a nested one.
+   */
+  readonly stage2Flush: TlbFlush = {
+    flushLeaf: (ipa, size) => this.invalidateStage2(ipa, size),
+    flushWalk: (ipa, size) => this.invalidateStage2(ipa, size),
+    flushAll: () => this.tlb?.invalidateVmid(this.vmid),
+  };
+
+  private invalidateStage2(ipa: number, size: number): void {
+    const tlb = this.tlb;
+    if (tlb === undefined) return;
+    if (this.hasStage1) tlb.invalidateVmid(this.vmid);
+    else tlb.invalidateRange(ipa, size, undefined, this.vmid);
+  }
 
   /**
    * Translate `va` for `access`. Returns FAULT_NONE with `out` filled, or a fault code with the
@@ -235,10 +251,9 @@ export class TranslationContext implements TlbFlush {
     if (!this.enabled) return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
     const need = permNeeded(access);
     const s1 = this.split !== undefined && va >= this.split ? this.ttbr1 : this.ttbr0;
-    // The half of a split regime without a table faults (TCR.EPDn); only a context with no
+    // The half of a split regime without a table faults (TCR.EPDn); only a regime with no
     // stage-1 table at all bypasses stage 1.
-    if (s1 === undefined && (this.ttbr0 !== undefined || this.ttbr1 !== undefined))
-      return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
+    if (s1 === undefined && this.hasStage1) return this.fault(FAULT_TRANSLATION, 1, 0, va, access);
     let ipa = va;
     let size = 2 ** 52;
     let perm = PERM_ALL;
@@ -255,7 +270,7 @@ export class TranslationContext implements TlbFlush {
       this.leafLevel = level;
     }
     if (this.stage2 !== undefined) {
-      const code = this.walkStage2(ipa, va, access, false);
+      const code = this.walkStage2(ipa, va, access);
       if (code !== FAULT_NONE) return code;
       const level = this.stage2.format.levels[this.w2.levelIndex]!.level;
       const p2 = this.w2.perm;
@@ -275,61 +290,40 @@ export class TranslationContext implements TlbFlush {
     return FAULT_NONE;
   }
 
+  /** Stage 1 through the one walk; nested, over a memory that translates each fetch. */
   private walkStage1(s1: TableRoot, va: number, access: Access): number {
     const g = geometryOf(s1.format);
     const w = this.w1;
-    if (this.stage2 === undefined) {
-      // Not nested: the plain hardware walk (the fast one), with the same counting and faults.
+    const s2 = this.stage2;
+    if (s2 === undefined) {
       const code = walkTable(s1.format, g, s1.memory, s1.root, va, w);
       this.stats.descriptorReads += w.reads;
       if (code === FAULT_NONE) return code;
       return this.fault(code, 1, s1.format.levels[w.levelIndex]!.level, va, access);
     }
-    // Nested: every table address is an IPA that stage 2 translates before the fetch.
-    w.reads = 0;
-    if (va >= g.inputLimit)
-      return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[0]!.level, va, access);
-    const physical = this.stage2.memory;
-    let table = s1.root;
-    for (let li = 0; li < g.levels; li++) {
-      const ipa =
-        table + (li === 0 ? Math.floor(va / g.spans[0]!) : entryIndex(g, li, va)) * g.descBytes;
-      const code = this.walkStage2(ipa, va, access, true);
-      if (code !== FAULT_NONE) return code;
-      readDescriptor(physical, this.w2.pa, g.descBytes, w);
-      this.stats.descriptorReads++;
-      const kind = s1.format.kind(li, w.lo, w.hi);
-      w.levelIndex = li;
-      if (kind === DESC_INVALID)
-        return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[li]!.level, va, access);
-      const next = s1.format.address(li, w.lo, w.hi);
-      if (next >= g.outputLimit)
-        return this.fault(FAULT_ADDRESS_SIZE, 1, s1.format.levels[li]!.level, va, access);
-      if (kind === DESC_LEAF) {
-        const size = s1.format.leafSize(li, w.lo, w.hi);
-        w.size = size;
-        w.base = next;
-        w.pa = next + offsetIn(va, size);
-        w.perm = s1.format.perm(li, w.lo, w.hi);
-        return FAULT_NONE;
-      }
-      table = next;
+    const nested = (this.nested ??= new Stage2TableMemory(s2, w));
+    nested.reset(s2);
+    const code = walkTable(s1.format, g, nested, s1.root, va, w);
+    if (nested.fault !== FAULT_NONE) {
+      // The fetch that stage 2 refused read nothing.
+      this.stats.descriptorReads += nested.reads + w.reads - 1;
+      this.onTableWalk = true;
+      this.faultIpa = nested.faultIpa;
+      const level = s2.format.levels[nested.w.levelIndex]!.level;
+      return this.fault(nested.fault, 2, level, va, access);
     }
-    // Unreachable: the last level holds only leaves.
-    return this.fault(FAULT_TRANSLATION, 1, s1.format.levels[g.levels - 1]!.level, va, access);
+    this.stats.descriptorReads += nested.reads + w.reads;
+    if (code === FAULT_NONE) return code;
+    return this.fault(code, 1, s1.format.levels[w.levelIndex]!.level, va, access);
   }
 
-  private walkStage2(ipa: number, va: number, access: Access, onTableWalk: boolean): number {
+  /** Stage 2 of the output IPA. */
+  private walkStage2(ipa: number, va: number, access: Access): number {
     const s2 = this.stage2!;
     const w = this.w2;
-    let code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
+    const code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
     this.stats.descriptorReads += w.reads;
-    // A stage-1 table fetch is a read that stage 2 must allow.
-    if (code === FAULT_NONE && onTableWalk && (w.perm & PERM.AF) === 0) code = FAULT_ACCESS_FLAG;
-    else if (code === FAULT_NONE && onTableWalk && (w.perm & PERM.READ_PRIV) === 0)
-      code = FAULT_PERMISSION;
     if (code === FAULT_NONE) return code;
-    this.onTableWalk = onTableWalk;
     this.faultIpa = ipa;
     return this.fault(code, 2, s2.format.levels[w.levelIndex]!.level, va, access);
   }
