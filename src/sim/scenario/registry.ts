@@ -3,7 +3,8 @@
  * union discriminated by `op`) and finds the definition that runs a step.
  *
  * The registry adds `expectError` to every step's schema, so modules need not. Two modules
- * may not define the same op.
+ * may not define the same op; a namespaced module's ops are all `<namespace>.<name>`, and only
+ * namespaced modules have dotted ops (the machine's steps keep their plain names).
  *
  * @example
  * const registry = createStepRegistry([physSteps]);
@@ -49,10 +50,21 @@ export function createStepRegistry(modules: readonly StepModule[]): StepRegistry
   const byOp = new Map<string, { definition: StepDefinition; module: StepModule }>();
   const options: StepSchema[] = [];
   for (const module of modules) {
+    const ns = module.namespace;
+    if (ns !== undefined && !/^[a-z][a-z0-9-]*$/.test(ns))
+      fail("EINVAL", `step module "${module.name}": namespace "${ns}" is not a lower-case word`);
     for (const [op, definition] of Object.entries(module.ops)) {
       const literal: unknown = definition.schema.shape.op.value;
       if (literal !== op)
         fail("EINVAL", `step module "${module.name}": op "${op}" has schema op ${String(literal)}`);
+      const dot = op.indexOf(".");
+      if (ns === undefined && dot >= 0)
+        fail(
+          "EINVAL",
+          `step module "${module.name}": op "${op}" is namespaced, but the module has no namespace`,
+        );
+      if (ns !== undefined && (op.slice(0, dot) !== ns || dot === op.length - 1))
+        fail("EINVAL", `step module "${module.name}": op "${op}" is not "${ns}.<name>"`);
       const other = byOp.get(op);
       if (other !== undefined)
         fail(

@@ -29,13 +29,17 @@ import type { MachineStatistics, MachineSummary } from "./machine-summary.js";
 import type { BuiltMachine } from "./machine-module.js";
 import type { ScenarioStep, StepRegistry } from "./registry.js";
 import type { Scenario } from "./schema.js";
+import type { ObjectKind } from "./machine-module.js";
 import type {
+  AddressSpaceId,
   NameBinding,
   ReportBlock,
   ReportTable,
   StepContext,
   StepDefinition,
 } from "./step-module.js";
+import { PHYSICAL } from "./step-module.js";
+import { ALLOCATION } from "./steps/phys.js";
 import { defaultStepRegistry } from "./steps/index.js";
 import type { AddressExpr } from "./values.js";
 import { showAddress } from "./values.js";
@@ -110,41 +114,51 @@ class Names {
   check(name: string): void {
     const b = this.bindings.get(name);
     if (b !== undefined && b.isLive())
-      fail("EEXIST", `name "${name}" is already bound to a live ${b.kind}; free it first`);
+      fail("EEXIST", `name "${name}" is already bound to a live ${b.kind.name}; free it first`);
   }
 
-  bind(name: string, binding: NameBinding): void {
+  bind<T>(name: string, binding: NameBinding<T>): void {
     this.check(name);
-    this.bindings.set(name, binding);
+    this.bindings.set(name, binding as NameBinding);
   }
 
-  get(name: string, kind: string): NameBinding {
+  get(name: string, what: string): NameBinding {
     const b = this.bindings.get(name);
     if (b === undefined) {
       const known = [...this.bindings.keys()];
       fail(
         "ENOENT",
-        `no ${kind} named "${name}" (names so far: ${known.length > 0 ? known.join(", ") : "none"})`,
+        `no ${what} named "${name}" (names so far: ${known.length > 0 ? known.join(", ") : "none"})`,
       );
     }
     return b;
   }
 
-  lookup(name: string, kind: string): unknown {
-    const b = this.get(name, kind);
-    if (b.kind !== kind) fail("EINVAL", `"${name}" is a ${b.kind}, not a ${kind}`);
-    return b.value;
+  lookup<T>(name: string, kind: ObjectKind<T>): T {
+    const b = this.get(name, kind.name);
+    if (b.kind !== kind) fail("EINVAL", `"${name}" is a ${b.kind.name}, not a ${kind.name}`);
+    return b.value as T;
   }
 
-  resolve(address: AddressExpr): PhysAddr {
-    if (address.kind === "absolute") return address.pa as PhysAddr;
-    const b = this.get(address.name, "allocation");
-    if (b.physAddress === undefined)
-      fail("EINVAL", `"${address.name}" is a ${b.kind}, which has no physical address`);
-    const pa = b.physAddress + address.offset;
-    if (pa < 0 || !Number.isSafeInteger(pa))
-      fail("EINVAL", `address ${showAddress(address)} = ${pa} is not a physical address`);
-    return pa as PhysAddr;
+  resolve(address: AddressExpr, space: AddressSpaceId): number {
+    if (address.kind === "absolute") return address.pa;
+    const physical = space === PHYSICAL;
+    const b = this.get(address.name, physical ? ALLOCATION.name : "object");
+    const base = b.addresses?.[space];
+    if (base === undefined)
+      fail(
+        "EINVAL",
+        physical
+          ? `"${address.name}" is a ${b.kind.name}, which has no physical address`
+          : `"${address.name}" is a ${b.kind.name}, which has no address in ${space}`,
+      );
+    const at = base + address.offset;
+    if (at < 0 || !Number.isSafeInteger(at))
+      fail(
+        "EINVAL",
+        `address ${showAddress(address)} = ${at} is not ${physical ? "a physical address" : `an address in ${space}`}`,
+      );
+    return at;
   }
 }
 
@@ -199,7 +213,8 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
     checkName: (name) => names.check(name),
     bind: (name, binding) => names.bind(name, binding),
     lookup: (name, kind) => names.lookup(name, kind),
-    resolve: (address) => names.resolve(address),
+    resolve: ((address: AddressExpr, space: AddressSpaceId = PHYSICAL) =>
+      names.resolve(address, space)) as StepContext["resolve"],
     expect: (passed, message) => {
       expectations.push({ step: current, passed, message });
     },

@@ -22,7 +22,7 @@ import type { z } from "zod";
 import type { PhysAddr } from "../../base/address.js";
 import type { Json } from "../../base/events.js";
 import type { Platform } from "../../devices/platform.js";
-import type { BuiltMachine, DocPath, MachineObjects } from "./machine-module.js";
+import type { BuiltMachine, DocPath, MachineObjects, ObjectKind } from "./machine-module.js";
 import type { AddressExpr } from "./values.js";
 
 /** A small table a step reports, for people (the CLI prints it). Cells are already text. */
@@ -51,17 +51,31 @@ export interface StepReport {
 }
 
 /**
- * What a name in a scenario is bound to: an allocation now; later modules bind their own
- * objects (address spaces, reservations, VMs) under their own `kind`.
+ * An address space names resolve in: `"phys"` (physical addresses), or one a system names — a
+ * VM's IPA space (`"ipa:vm1"`), a VCM's device addresses (`"vcm:video"`), a GMEM address space
+ * (`"gmem:as0"`). A name bound with an address in a space stands for that address there
+ * (`buf+0x10`).
  */
-export interface NameBinding {
-  /** The kind of object, e.g. `"allocation"`. */
-  readonly kind: string;
-  readonly value: unknown;
+export type AddressSpaceId = string;
+
+/** The physical address space. */
+export const PHYSICAL: AddressSpaceId = "phys";
+
+/**
+ * What a name in a scenario is bound to: an allocation; other modules bind their own objects
+ * (address spaces, reservations, VMs) under their own {@link ObjectKind}.
+ */
+export interface NameBinding<T = unknown> {
+  /** The kind of object, e.g. {@link ALLOCATION}. */
+  readonly kind: ObjectKind<T>;
+  readonly value: T;
   /** False once the object is gone (freed); a name may then be bound again. */
   readonly isLive: () => boolean;
-  /** The physical address the name stands for in addresses (`buf+0x10`), if any. */
-  readonly physAddress?: number;
+  /**
+   * The address the name stands for, per address space (`{ phys: 0x8000_0000 }`, or a
+   * reservation's device address in its VCM's space).
+   */
+  readonly addresses?: Readonly<Record<AddressSpaceId, number>>;
 }
 
 /** What a step's `run` may use: the machine, the scenario's names, and expectations. */
@@ -76,11 +90,16 @@ export interface StepContext {
    */
   checkName(name: string): void;
   /** Bind `name` to an object (EEXIST as {@link StepContext.checkName}). */
-  bind(name: string, binding: NameBinding): void;
-  /** The object bound to `name` with the given kind; ENOENT if unbound, EINVAL if another kind. */
-  lookup(name: string, kind: string): unknown;
-  /** The physical address an address expression stands for; ENOENT for an unknown name. */
+  bind<T>(name: string, binding: NameBinding<T>): void;
+  /** The object of `kind` bound to `name`; ENOENT if unbound, EINVAL if of another kind. */
+  lookup<T>(name: string, kind: ObjectKind<T>): T;
+  /**
+   * The address an address expression stands for in `space` (default: physical): a number as
+   * it is, a name by its binding's address there plus the offset. ENOENT for an unknown name,
+   * EINVAL for a name with no address in that space.
+   */
   resolve(address: AddressExpr): PhysAddr;
+  resolve(address: AddressExpr, space: AddressSpaceId): number;
   /** Record an expectation of the current step: `passed`, and a message saying what was checked. */
   expect(passed: boolean, message: string): void;
 }
@@ -118,10 +137,17 @@ export function defineStep<S extends StepSchema>(definition: StepDefinition<S>):
   return definition;
 }
 
-/** A system's steps: its name and its operations, keyed by `op`. */
+/**
+ * A system's steps: its name and its operations, keyed by `op`. The machine's own modules
+ * (physical memory, translation, statistics) have plain op names (`map`, `alloc`); a system's
+ * steps are namespaced (`vcm.reserve`, `gunyah.lend`, `gmem.fault`): its module gives the
+ * `namespace` and every op is `<namespace>.<name>`.
+ */
 export interface StepModule {
   /** The system the steps belong to, e.g. `"phys"`. */
   readonly name: string;
+  /** The prefix of every op (`"vcm"` for `vcm.reserve`); absent for the machine's own steps. */
+  readonly namespace?: string;
   /** The operations; each key equals its schema's `op` literal. */
   readonly ops: { readonly [op: string]: StepDefinition };
 }

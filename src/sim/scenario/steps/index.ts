@@ -9,7 +9,7 @@ import { physSteps } from "./phys.js";
 import { statisticsSteps } from "./statistics.js";
 import { translationSteps } from "./translation.js";
 
-export { ALLOCATION_KIND, physSteps } from "./phys.js";
+export { ALLOCATION, physSteps } from "./phys.js";
 export { statisticsSteps } from "./statistics.js";
 export { translationSteps } from "./translation.js";
 

@@ -21,8 +21,9 @@ import { hex } from "../../../base/address.js";
 import { describeChunks } from "../../../phys/allocator.js";
 import type { AllocOptions, PhysAllocation } from "../../../phys/target.js";
 import { hexBytes, showSize } from "../format.js";
+import { objectKind } from "../machine-module.js";
 import type { StepModule } from "../step-module.js";
-import { defineStep } from "../step-module.js";
+import { defineStep, PHYSICAL } from "../step-module.js";
 import {
   addressSchema,
   allocationNameSchema,
@@ -34,7 +35,7 @@ import {
 } from "../values.js";
 
 /** The kind under which `alloc ... as: name` binds its allocation. */
-export const ALLOCATION_KIND = "allocation";
+export const ALLOCATION = objectKind<PhysAllocation>("allocation");
 
 /** Read data shown in a step's output: at most this many bytes. */
 const OUTPUT_BYTES = 256;
@@ -100,10 +101,10 @@ const alloc = defineStep({
     const a = target.alloc(step.size, options);
     if (step.as !== undefined)
       ctx.bind(step.as, {
-        kind: ALLOCATION_KIND,
+        kind: ALLOCATION,
         value: a,
         isLive: () => target.has(a.id),
-        physAddress: a.chunks[0]!.pa,
+        addresses: { [PHYSICAL]: a.chunks[0]!.pa },
       });
     return {
       summary: `${step.as ?? "allocation"} #${a.id}: ${chunkSummary(a.chunks)}`,
@@ -130,7 +131,7 @@ const free = defineStep({
     }),
   describe: (step) => `free ${step.alloc}`,
   run(ctx, step) {
-    const a = ctx.lookup(step.alloc, ALLOCATION_KIND) as PhysAllocation;
+    const a = ctx.lookup(step.alloc, ALLOCATION);
     ctx.platform.free(a);
     return {
       summary: `freed #${a.id} (${showSize(a.size)}) to ${a.target}`,
