@@ -132,7 +132,11 @@ export abstract class MmuMaster extends BusMaster {
     this.tlb.invalidateVmid(vmid);
   }
 
-  /** EINVAL unless `table` is undefined or of stage `stage`; `what` names it in the message. */
+  /**
+   * EINVAL unless `table` is undefined or of stage `stage`; ENODEV for a {@link PageTable} that
+   * was destroyed or detached (its tables are gone, and it can no longer be tracked). `what`
+   * names it in the message.
+   */
   protected checkStage(
     table: PageTable | TableRoot | undefined,
     stage: 1 | 2,
@@ -145,6 +149,8 @@ export abstract class MmuMaster extends BusMaster {
         `${this.name}: ${what} needs a stage-${stage} table, not ${table.format.name}`,
         field,
       );
+    if (table instanceof PageTable && !table.live)
+      fail("ENODEV", `${this.name}: ${what}: page table "${table.name}" is not live`, field);
   }
 
   /**

@@ -384,9 +384,9 @@ export class ContextBank {
   /**
    * Program the bank with `domain` (`arm_smmu_init_context_bank`): its tables, and its tags
    * or the bank's defaults. EBUSY while active, for a domain bound to another bank, or for tags
-   * that clash with another bank (see the module comment); EINVAL for a domain of another SMMU's
-   * making is not checked (domains are plain). Replaces an earlier binding (whose TLB entries
-   * go). On failure nothing changes.
+   * that clash with another bank (see the module comment); ENODEV for a domain whose page table
+   * was destroyed; EINVAL for a domain of another SMMU's making is not checked (domains are
+   * plain). Replaces an earlier binding (whose TLB entries go). On failure nothing changes.
    */
   bindDomain(domain: SmmuDomain): void {
     const what = `context "${this.regime.name}"`;
@@ -399,6 +399,10 @@ export class ContextBank {
     checkTag("vmid", what, vmid);
     const clash = this.smmu.conflict(this, asid, vmid, domain.s1 !== undefined, domain.s2);
     if (clash !== undefined) fail("EBUSY", `${what}: ${clash}`);
+    // Before anything changes: a destroyed table cannot be registered with.
+    for (const t of [domain.tables.ttbr0, domain.tables.ttbr1, domain.tables.stage2])
+      if (t !== undefined && !t.live)
+        fail("ENODEV", `${what}: page table "${t.name}" of the domain is not live`);
 
     this.unbindNow();
     const r = this.regime;

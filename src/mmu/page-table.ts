@@ -460,8 +460,16 @@ export class PageTable {
     this.tx.begin(gather, gather !== this.ownGather, this.listeners.length > 0);
   }
 
-  private commit(merge = false): void {
-    const changes = this.tx.commit(merge);
+  /** Commit the transaction; returns its changes, for {@link publish} once the operation is done. */
+  private commit(merge = false): LeafChange[] | undefined {
+    return this.tx.commit(merge);
+  }
+
+  /**
+   * Deliver a committed operation's changes to the listeners: the operation's last step, after
+   * its statistics and events, so that a listener's exception leaves a completed operation.
+   */
+  private publish(changes: LeafChange[] | undefined): void {
     if (changes !== undefined && changes.length > 0)
       for (const l of [...this.listeners]) l(changes, this);
   }
@@ -568,13 +576,14 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit();
+    const changes = this.commit();
     this.statsData.maps++;
     const ch = this.channels?.map;
     if (ch !== undefined) {
       if (ch.interest > 0) ch.emit({ table: this.name, va, pa, size, prot });
       else ch.skip();
     }
+    this.publish(changes);
   }
 
   private mapRange(va: number, pa: number, size: number, prot: Prot): void {
@@ -671,9 +680,10 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit();
+    const changes = this.commit();
     this.statsData.unmaps++;
     this.channels?.unmap.emit({ table: this.name, va, size, unmapped });
+    this.publish(changes);
     return unmapped;
   }
 
@@ -703,9 +713,10 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit(true);
+    const changes = this.commit(true);
     this.statsData.remaps++;
     this.channels?.remap.emit({ table: this.name, va, pa, size, prot });
+    this.publish(changes);
   }
 
   /**
@@ -732,13 +743,18 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit();
+    const changes = this.commit();
     this.statsData.ownerChanges++;
     this.channels?.owner.emit({ table: this.name, va, size, owner });
+    this.publish(changes);
   }
 
-  /** The owner annotation of the invalid entry `va` reaches (0: none, or `va` is mapped). */
+  /**
+   * The owner annotation of the invalid entry `va` reaches (0: none, or `va` is mapped). ENODEV
+   * once destroyed or detached.
+   */
   ownerAt(va: number): number {
+    this.checkLive("ownerAt");
     if (!Number.isSafeInteger(va) || va < 0 || va >= this.g.inputLimit) return 0;
     this.syncViews();
     let table = this.root;
@@ -893,9 +909,10 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit();
+    const changes = this.commit();
     this.statsData.protects++;
     this.channels?.protect.emit({ table: this.name, va, size, prot });
+    this.publish(changes);
   }
 
   /**
@@ -1123,12 +1140,16 @@ export class PageTable {
       this.tx.rollback();
       throw e;
     }
-    this.commit();
+    this.publish(this.commit());
     return n;
   }
 
-  /** Translate `va` (`iova_to_phys`), or undefined if it is not mapped. */
+  /**
+   * Translate `va` (`iova_to_phys`), or undefined if it is not mapped. ENODEV once destroyed or
+   * detached (its table pages may hold another table's descriptors by then).
+   */
   translate(va: number): Translation | undefined {
+    this.checkLive("translate");
     const out = this.cur;
     if (walkTable(this.format, this.g, this.memory, this.root, va, out) !== FAULT_NONE)
       return undefined;

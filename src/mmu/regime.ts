@@ -220,7 +220,9 @@ export class TranslationRegime {
     const code = this.walk(va, access, out);
     if (code !== FAULT_NONE) return code;
     const tlb = this.tlb;
-    if (tlb !== undefined) {
+    // A bypass (no table at all: the MMU is off) is not a walk and caches nothing: an identity
+    // entry, global with every permission, would outlive the bypass into the next table loaded.
+    if (tlb !== undefined && (this.stage2 !== undefined || this.hasStage1)) {
       const base = va - offsetIn(va, out.size);
       tlb.insert(
         base,

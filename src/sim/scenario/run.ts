@@ -20,7 +20,6 @@
  * result.expectations.failed === 0;
  * JSON.stringify(result);
  */
-import type { PhysAddr } from "../../base/address.js";
 import type { ErrorCode, MemweaveError } from "../../base/errors.js";
 import { fail, isMemweaveError } from "../../base/errors.js";
 import type { EventBus, Json } from "../../base/events.js";
@@ -119,7 +118,7 @@ class Names {
 
   bind<T>(name: string, binding: NameBinding<T>): void {
     this.check(name);
-    this.bindings.set(name, binding as NameBinding);
+    this.bindings.set(name, binding);
   }
 
   get(name: string, what: string): NameBinding {
