@@ -190,7 +190,12 @@ export class TranslationRegime {
   translate(va: number, access: Access, out: TranslateOut): number {
     this.stats.translations++;
     const tlb = this.tlb;
-    if (tlb !== undefined && this.enabled) {
+    // With the MMU off (no table at all: a bypass) the TLB is not consulted either.
+    if (
+      tlb !== undefined &&
+      this.enabled &&
+      (this.ttbr0 !== undefined || this.ttbr1 !== undefined || this.stage2 !== undefined)
+    ) {
       const i = tlb.lookup(va, this.asid, this.vmid);
       if (i >= 0) {
         const perm = tlb.entryPerm(i);
