@@ -6,15 +6,26 @@
  * passed where an `Iova` is expected) at no run-time cost. The checked constructors validate at
  * API edges; hot paths cast with `as` after their own arithmetic.
  *
+ * API edges of mmu/ and devices/ take {@link AddrArg}s — a plain number, or an address branded
+ * for their space — and return branded addresses (a translation's output is a `PhysAddr`), so
+ * an address that crosses spaces without a conversion is a type error where systems meet, while
+ * literals and arithmetic stay easy to write.
+ *
  * @example
  * const pa = physAddr(0x8000_0000);
  * const iova = virtAddr(0x1000);
  * // const bad: PhysAddr = iova;   // type error
+ * // cpu.read(pa, 4);              // type error: a CPU reads virtual addresses
+ * cpu.read(0x4000_1000, 4);        // a plain number is fine
  */
 import { fail } from "./errors.js";
 
 declare const space: unique symbol;
-type Branded<S extends string> = number & { readonly [space]: S };
+
+/** The address spaces of the model: physical, intermediate physical (a VM's), virtual (and IOVA). */
+export type AddrSpace = "phys" | "ipa" | "virt";
+
+type Branded<S extends AddrSpace> = number & { readonly [space]: S };
 
 /** A physical (output) address, as the memory system sees it. */
 export type PhysAddr = Branded<"phys">;
@@ -27,6 +38,22 @@ export type Iova = VirtAddr;
 
 /** Any address, whatever its space. */
 export type AnyAddr = PhysAddr | IpaAddr | VirtAddr;
+
+/**
+ * What an API edge takes for an address in space(s) `S`: a plain number (a literal, the result
+ * of arithmetic), or an address branded for one of those spaces — never one branded for another
+ * space. So `cpu.read(pa)` with a `PhysAddr` is a type error, while `cpu.read(0x4000_1000)` and
+ * `cpu.read(va + 8)` are not.
+ */
+export type AddrArg<S extends AddrSpace> = number & { readonly [space]?: S };
+/** A physical address argument: a number or a {@link PhysAddr}. */
+export type PhysArg = AddrArg<"phys">;
+/** An IPA argument: a number or an {@link IpaAddr}. */
+export type IpaArg = AddrArg<"ipa">;
+/** A virtual address (or IOVA) argument: a number or a {@link VirtAddr}. */
+export type VirtArg = AddrArg<"virt">;
+/** The address a space's values carry, branded. */
+export type AddrOf<S extends AddrSpace> = Branded<S>;
 
 /** The highest address the model represents exactly. */
 export const MAX_ADDR = Number.MAX_SAFE_INTEGER;

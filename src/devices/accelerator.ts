@@ -29,6 +29,7 @@
 import { fail, inField } from "../base/errors.js";
 import { EventBus } from "../base/events.js";
 import type { TableRoot } from "../mmu/regime.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { Region, RegionSpec } from "../phys/memory-map.js";
 import { MemoryMap } from "../phys/memory-map.js";
@@ -51,7 +52,7 @@ export interface LocalMemorySpec {
 
 export interface AcceleratorOptions extends Omit<MmuMasterOptions, "ttbr0" | "ttbr1" | "split"> {
   /** Its own stage-1 table (or none yet). */
-  ttbr0?: PageTable | TableRoot;
+  ttbr0?: AnyPageTable | TableRoot;
   localMemory?: LocalMemorySpec;
 }
 
@@ -93,7 +94,7 @@ export class Accelerator extends MmuMaster {
    * ASID (default: the current one). No flush: entries are tagged. A {@link PageTable} is
    * tracked for coherence.
    */
-  setTable(table: PageTable | TableRoot | undefined, asid = this.mmu.asid): void {
+  setTable(table: AnyPageTable | TableRoot | undefined, asid = this.mmu.asid): void {
     this.loadStage1(table, asid, "table");
   }
 
@@ -101,7 +102,7 @@ export class Accelerator extends MmuMaster {
    * GMEM SHARE mode: walk `table` — a CPU's own page table — with `asid`, and keep this TLB
    * coherent with it (the accelerator becomes a flush target of the table).
    */
-  shareTableWith(table: PageTable, asid: number): void {
+  shareTableWith(table: AnyPageTable, asid: number): void {
     if (!(table instanceof PageTable))
       fail(
         "EINVAL",
@@ -111,7 +112,11 @@ export class Accelerator extends MmuMaster {
   }
 
   /** Check and load the stage-1 table and its ASID (`what` names the table in errors). */
-  private loadStage1(table: PageTable | TableRoot | undefined, asid: number, what: string): void {
+  private loadStage1(
+    table: AnyPageTable | TableRoot | undefined,
+    asid: number,
+    what: string,
+  ): void {
     this.checkStage(table, 1, what);
     checkTag("asid", this.name, asid);
     this.load("ttbr0", table);

@@ -44,6 +44,7 @@
  * });
  * cpu.write(0x4000_0000, new Uint8Array([1, 2, 3]));
  */
+import type { AddrArg, AddrSpace, PhysAddr } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { fail, MemweaveError } from "../base/errors.js";
 import type { EventChannel } from "../base/events.js";
@@ -104,7 +105,8 @@ export interface AccessOptions {
 
 /** The translation an access would get now (see {@link BusMaster.translate}). */
 export type TranslateResult =
-  { ok: true; pa: number; size: number; perm: number; hit: boolean } | { ok: false; fault: Fault };
+  | { ok: true; pa: PhysAddr; size: number; perm: number; hit: boolean }
+  | { ok: false; fault: Fault };
 
 export interface BusMasterStats {
   reads: number;
@@ -174,7 +176,7 @@ export class ChunkOut extends TranslateOut {
   tlb: "hit" | "miss" | "none" = "none";
 }
 
-export abstract class BusMaster implements Device {
+export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Device {
   readonly name: string;
   readonly platform: Platform;
   abstract readonly kind: string;
@@ -266,14 +268,14 @@ export abstract class BusMaster implements Device {
   }
 
   /** Read `length` bytes at `addr` (an instruction fetch with `exec`). */
-  read(addr: number, length: number, opts: AccessOptions = {}): Uint8Array {
+  read(addr: AddrArg<In>, length: number, opts: AccessOptions = {}): Uint8Array {
     if (!Number.isSafeInteger(length) || length < 0)
       fail("EINVAL", `${this.name}: read of ${String(length)} bytes at ${String(addr)}`);
     return this.readInto(addr, new Uint8Array(length), opts);
   }
 
   /** Read `out.length` bytes at `addr` into `out`; returns `out`. */
-  readInto(addr: number, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
+  readInto(addr: AddrArg<In>, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
     const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
     const first =
       this.accessEvents.interest > 0 ? FAST_NONE : this.fastTranslate(access, addr, out.length);
@@ -355,7 +357,7 @@ export abstract class BusMaster implements Device {
   }
 
   /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
-  write(addr: number, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
+  write(addr: AddrArg<In>, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
     const access = this.accessOf("write", opts.privileged);
     const platform = this.platform;
@@ -378,7 +380,10 @@ export abstract class BusMaster implements Device {
    * master's privilege), without fault handlers, data or events. It is a real lookup: it
    * counts in the TLB and may fill it.
    */
-  translate(addr: number, opts: AccessOptions & { kind?: Access["kind"] } = {}): TranslateResult {
+  translate(
+    addr: AddrArg<In>,
+    opts: AccessOptions & { kind?: Access["kind"] } = {},
+  ): TranslateResult {
     const access: Access = {
       kind: opts.kind ?? (opts.exec === true ? "exec" : "read"),
       privileged: opts.privileged ?? this.defaultPrivileged,
@@ -386,7 +391,13 @@ export abstract class BusMaster implements Device {
     const out = this.chunk;
     const fault = this.translateChunk(addr, access, out);
     if (fault !== undefined) return { ok: false, fault };
-    return { ok: true, pa: out.pa, size: out.size, perm: out.perm, hit: out.tlb === "hit" };
+    return {
+      ok: true,
+      pa: out.pa as PhysAddr,
+      size: out.size,
+      perm: out.perm,
+      hit: out.tlb === "hit",
+    };
   }
 
   /**

@@ -23,6 +23,7 @@
  */
 import { fail, inField } from "../base/errors.js";
 import type { Disposable } from "../base/lifetime.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { TableRoot } from "../mmu/regime.js";
 import { rootOf } from "../mmu/regime.js";
@@ -59,7 +60,7 @@ export function tlbFrom(
 }
 
 /** A table root from a page table or a root. */
-export function asRoot(table: PageTable | TableRoot): TableRoot {
+export function asRoot(table: AnyPageTable | TableRoot): TableRoot {
   return table instanceof PageTable ? rootOf(table) : table;
 }
 
@@ -86,19 +87,19 @@ interface Tracked {
 }
 
 export class TlbCoherence implements Disposable {
-  private readonly tables = new Map<PageTable, Tracked>();
+  private readonly tables = new Map<AnyPageTable, Tracked>();
 
   constructor(
     private readonly tlb: Tlb,
     /** Told when a tracked table is destroyed (after it was untracked). */
-    private readonly onDestroyed: (table: PageTable) => void = () => {},
+    private readonly onDestroyed: (table: AnyPageTable) => void = () => {},
   ) {}
 
   /**
    * From now on, `table`'s invalidations reach this TLB for entries tagged `asid` / `vmid`;
    * for a stage-2 table, `nested` says whether a stage 1 runs over it. Idempotent; tags add up.
    */
-  track(table: PageTable, asid: number, vmid: number, nested = false): void {
+  track(table: AnyPageTable, asid: number, vmid: number, nested = false): void {
     const stage = table.format.stage;
     let t = this.tables.get(table);
     if (t === undefined) {
@@ -140,13 +141,13 @@ export class TlbCoherence implements Disposable {
       else this.tlb.invalidateRange(ipa, size, undefined, g.vmid);
   }
 
-  private destroyed(table: PageTable): void {
+  private destroyed(table: AnyPageTable): void {
     this.untrack(table);
     this.onDestroyed(table);
   }
 
   /** Stop forwarding `table`'s invalidations (nothing is flushed). */
-  untrack(table: PageTable): void {
+  untrack(table: AnyPageTable): void {
     const t = this.tables.get(table);
     if (t === undefined) return;
     t.registration.dispose();
@@ -154,7 +155,7 @@ export class TlbCoherence implements Disposable {
   }
 
   /** The tables tracked now. */
-  tracked(): PageTable[] {
+  tracked(): AnyPageTable[] {
     return [...this.tables.keys()];
   }
 

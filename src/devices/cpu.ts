@@ -23,7 +23,7 @@
  */
 import { fail } from "../base/errors.js";
 import type { TableRoot } from "../mmu/regime.js";
-import type { PageTable } from "../mmu/page-table.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import { checkTag } from "./coherence.js";
 import type { MmuMasterOptions } from "./mmu-master.js";
 import { MmuMaster } from "./mmu-master.js";
@@ -49,7 +49,7 @@ export class Cpu extends MmuMaster {
   }
 
   /** Load TTBR0 (undefined: no stage-1 table below the split: every access there faults). */
-  setTtbr0(table: PageTable | TableRoot | undefined): void {
+  setTtbr0(table: AnyPageTable | TableRoot | undefined): void {
     this.checkStage(table, 1, "ttbr0");
     this.load("ttbr0", table);
     this.retrack();
@@ -59,7 +59,7 @@ export class Cpu extends MmuMaster {
    * Load TTBR1 and the split (ARMv7 TTBCR.N, AArch64 T1SZ): addresses at or above `split`
    * translate through it. Undefined removes it.
    */
-  setTtbr1(table: PageTable | TableRoot | undefined, split?: number): void {
+  setTtbr1(table: AnyPageTable | TableRoot | undefined, split?: number): void {
     this.checkStage(table, 1, "ttbr1", "ttbr1");
     if (table !== undefined) {
       const s = split ?? this.mmu.split;

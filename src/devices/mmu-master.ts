@@ -19,6 +19,7 @@
 import { fail } from "../base/errors.js";
 import type { Fault, TableRoot } from "../mmu/regime.js";
 import { TranslationRegime } from "../mmu/regime.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { Access } from "../mmu/prot.js";
 import type { Tlb } from "../mmu/tlb.js";
@@ -32,13 +33,13 @@ import type { DeviceCapabilities, TlbMaintenance } from "./registry.js";
 export interface MmuMasterOptions {
   name: string;
   /** Stage-1 table for addresses below `split` (all addresses without one). */
-  ttbr0?: PageTable | TableRoot;
+  ttbr0?: AnyPageTable | TableRoot;
   /** Stage-1 table for addresses at or above `split`. */
-  ttbr1?: PageTable | TableRoot;
+  ttbr1?: AnyPageTable | TableRoot;
   split?: number;
   asid?: number;
   /** A vCPU: stage 2 (IPA -> PA), its stage-1 tables then live in IPA space. */
-  stage2?: PageTable | TableRoot;
+  stage2?: AnyPageTable | TableRoot;
   vmid?: number;
   /** A TLB of its own (geometry over the default) or a shared one. */
   tlb?: Tlb | TlbGeometry;
@@ -47,13 +48,13 @@ export interface MmuMasterOptions {
 /** The table slots of the MMU. */
 type TableSlot = "ttbr0" | "ttbr1" | "stage2";
 
-export abstract class MmuMaster extends BusMaster {
+export abstract class MmuMaster extends BusMaster<"virt" | "ipa"> {
   /** The MMU's translation regime. */
   readonly mmu: TranslationRegime;
   readonly tlb: Tlb;
   private readonly coherence: TlbCoherence;
   /** The page tables loaded now (bare roots are not kept: they are not tracked). */
-  private readonly tables: { [S in TableSlot]?: PageTable } = {};
+  private readonly tables: { [S in TableSlot]?: AnyPageTable } = {};
 
   /**
    * Checks the options (tags first, then the stages of the tables) and builds the TLB and the
@@ -101,7 +102,7 @@ export abstract class MmuMaster extends BusMaster {
   }
 
   /** Load a stage 2 (VTTBR) and its VMID, or remove it (undefined); no flush. */
-  setStage2(table: PageTable | TableRoot | undefined, vmid = this.mmu.vmid): void {
+  setStage2(table: AnyPageTable | TableRoot | undefined, vmid = this.mmu.vmid): void {
     this.checkStage(table, 2, "stage 2");
     checkTag("vmid", this.name, vmid);
     this.load("stage2", table);
@@ -138,7 +139,7 @@ export abstract class MmuMaster extends BusMaster {
    * names it in the message.
    */
   protected checkStage(
-    table: PageTable | TableRoot | undefined,
+    table: AnyPageTable | TableRoot | undefined,
     stage: 1 | 2,
     what: string,
     field: TableSlot = stage === 2 ? "stage2" : "ttbr0",
@@ -157,7 +158,7 @@ export abstract class MmuMaster extends BusMaster {
    * Point `slot` of the MMU at `table` (undefined: none), remembering a {@link PageTable} for
    * {@link retrack}. No check, no flush.
    */
-  protected load(slot: TableSlot, table: PageTable | TableRoot | undefined): void {
+  protected load(slot: TableSlot, table: AnyPageTable | TableRoot | undefined): void {
     this.mmu[slot] = table === undefined ? undefined : asRoot(table);
     this.tables[slot] = table instanceof PageTable ? table : undefined;
   }
@@ -175,13 +176,13 @@ export abstract class MmuMaster extends BusMaster {
    * A table it used was destroyed: every slot that holds it is emptied (accesses through it
    * fault, or bypass with no table left), so nothing refers to the freed tables.
    */
-  private tableDestroyed(table: PageTable): void {
+  private tableDestroyed(table: AnyPageTable): void {
     for (const slot of ["ttbr0", "ttbr1", "stage2"] as const)
       if (this.tables[slot] === table) this.load(slot, undefined);
   }
 
   /** The tables tracked for coherence now (for lifetime checks). */
-  trackedTables(): PageTable[] {
+  trackedTables(): AnyPageTable[] {
     return this.coherence.tracked();
   }
 

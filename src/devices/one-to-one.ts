@@ -37,7 +37,7 @@ export interface OneToOneOptions {
 /** Every permission, as an untranslated access has. */
 const PERM_ALL = 0xff & ~PERM.GLOBAL;
 
-export class OneToOneDevice extends BusMaster {
+export class OneToOneDevice extends BusMaster<"phys"> {
   readonly kind = "one-to-one";
   private windowBase = 0;
   private windowSize = 0;

@@ -24,7 +24,7 @@
  * const a = p.target("system").alloc(64 << 10);
  * p.write(a.chunks[0]!.pa, new Uint8Array([1, 2, 3]));
  */
-import type { PhysAddr } from "../base/address.js";
+import type { PhysArg } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import { EventBus } from "../base/events.js";
@@ -182,11 +182,11 @@ export class Platform {
   }
 
   /** Read `size` bytes of physical memory (or registers). */
-  read(pa: PhysAddr | number, size: number): Uint8Array {
+  read(pa: PhysArg, size: number): Uint8Array {
     return this.readInto(pa, new Uint8Array(size));
   }
 
-  readInto(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
+  readInto(pa: PhysArg, out: Uint8Array): Uint8Array {
     const r = this.regionFor(pa, out.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).read(pa - r.base, out);
@@ -202,7 +202,7 @@ export class Platform {
   }
 
   /** Write bytes to physical memory (or registers). */
-  write(pa: PhysAddr | number, data: Uint8Array): void {
+  write(pa: PhysArg, data: Uint8Array): void {
     const r = this.regionFor(pa, data.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).write(pa - r.base, data);
@@ -219,7 +219,7 @@ export class Platform {
   }
 
   /** Fill memory with a byte value; RAM and device-local only. */
-  fill(pa: PhysAddr | number, size: number, value: number): void {
+  fill(pa: PhysArg, size: number, value: number): void {
     const r = this.regionFor(pa, size);
     if (r.kind === "io") fail("EFAULT", `cannot fill IO region "${r.name}" at ${hex(pa)}`);
     if (!Number.isInteger(value) || value < 0 || value > 255)
@@ -241,7 +241,7 @@ export class Platform {
   }
 
   /** Copy memory to memory (memmove semantics); RAM and device-local only. */
-  copy(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+  copy(dst: PhysArg, src: PhysArg, size: number): void {
     const s = this.regionFor(src, size);
     const d = this.regionFor(dst, size);
     if (s.kind === "io" || d.kind === "io")

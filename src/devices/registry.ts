@@ -19,7 +19,7 @@
  */
 import { fail } from "../base/errors.js";
 import type { TranslationRegime } from "../mmu/regime.js";
-import type { PageTable } from "../mmu/page-table.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import type { Tlb } from "../mmu/tlb.js";
 import type { BusMaster } from "./bus-master.js";
 
@@ -56,9 +56,9 @@ export interface RegimeInfo {
   readonly tlb: TlbMaintenance | undefined;
   /** The page tables it walks now, by role (only those built as {@link PageTable}s). */
   readonly tables: {
-    readonly ttbr0?: PageTable;
-    readonly ttbr1?: PageTable;
-    readonly stage2?: PageTable;
+    readonly ttbr0?: AnyPageTable;
+    readonly ttbr1?: AnyPageTable;
+    readonly stage2?: AnyPageTable;
   };
   /** An SMMU context bank: its name, number and state. */
   readonly contextBank?: {

@@ -47,8 +47,10 @@
  * gpu.read(0x1000_0000, 64);
  * gpu.attach("dsp"); // its accesses now translate through the dsp bank
  */
+import type { AddrArg, PhysAddr } from "../base/address.js";
 import { fail, inField } from "../base/errors.js";
 import { DisposableStore } from "../base/lifetime.js";
+import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
 import type { Access } from "../mmu/prot.js";
 import type { Fault, TableRoot } from "../mmu/regime.js";
@@ -87,12 +89,12 @@ export interface BindOptions {
   /** Default: the bank's index. */
   asid?: number;
   /** A stage 2 under the stage-1 table (nested translation). */
-  stage2?: PageTable | TableRoot;
+  stage2?: AnyPageTable | TableRoot;
   /** Default: 0, or the bank's index + 1 with a stage 2. */
   vmid?: number;
   /** With `ttbr1`: input addresses at or above it translate through `ttbr1`. */
   split?: number;
-  ttbr1?: PageTable | TableRoot;
+  ttbr1?: AnyPageTable | TableRoot;
 }
 
 function sameRoot(a: TableRoot | undefined, b: TableRoot | undefined): boolean {
@@ -118,17 +120,17 @@ export class SmmuDomain {
   readonly vmid: number | undefined;
   /** The tables given as {@link PageTable}s, which binding keeps coherent. */
   readonly tables: {
-    readonly ttbr0?: PageTable;
-    readonly ttbr1?: PageTable;
-    readonly stage2?: PageTable;
+    readonly ttbr0?: AnyPageTable;
+    readonly ttbr1?: AnyPageTable;
+    readonly stage2?: AnyPageTable;
   };
   /** The bank it is bound to, if any. */
   bank: ContextBank | undefined = undefined;
 
-  constructor(table: PageTable | TableRoot, options: BindOptions = {}, what = "domain") {
+  constructor(table: AnyPageTable | TableRoot, options: BindOptions = {}, what = "domain") {
     let s1: TableRoot | undefined;
     let s2: TableRoot | undefined;
-    const tables: { ttbr0?: PageTable; ttbr1?: PageTable; stage2?: PageTable } = {};
+    const tables: { ttbr0?: AnyPageTable; ttbr1?: AnyPageTable; stage2?: AnyPageTable } = {};
     if (table.format.stage === 2) {
       if (options.stage2 !== undefined || options.ttbr1 !== undefined)
         fail(
@@ -367,7 +369,7 @@ export class ContextBank {
   }
 
   /** The stage-1 page table bound (when bound with a PageTable). */
-  get pageTable(): PageTable | undefined {
+  get pageTable(): AnyPageTable | undefined {
     return this.bound_?.tables.ttbr0;
   }
 
@@ -375,7 +377,7 @@ export class ContextBank {
    * Program the bank with a new domain of `table`: a stage-1 table (optionally over
    * `options.stage2`), or a stage-2 table alone. See {@link bindDomain}.
    */
-  bind(table: PageTable | TableRoot, options: BindOptions = {}): SmmuDomain {
+  bind(table: AnyPageTable | TableRoot, options: BindOptions = {}): SmmuDomain {
     const domain = new SmmuDomain(table, options, `context "${this.regime.name}"`);
     this.bindDomain(domain);
     return domain;
@@ -487,12 +489,12 @@ export class ContextBank {
    * Translate `iova` for an access (default: an unprivileged read), as the hardware would,
    * through the shared TLB, without fault delivery (`iommu_iova_to_phys` with the TLB).
    */
-  translate(iova: number, access: Partial<Access> = {}): TranslateResult {
+  translate(iova: AddrArg<"virt" | "ipa">, access: Partial<Access> = {}): TranslateResult {
     const a: Access = { kind: access.kind ?? "read", privileged: access.privileged ?? false };
     const t = this.tout;
     if (this.regime.translate(iova, a, t) !== FAULT_NONE)
       return { ok: false, fault: this.regime.lastFault! };
-    return { ok: true, pa: t.pa, size: t.size, perm: t.perm, hit: t.hit };
+    return { ok: true, pa: t.pa as PhysAddr, size: t.size, perm: t.perm, hit: t.hit };
   }
 
   /**
@@ -531,7 +533,7 @@ export class ContextBank {
 }
 
 /** A device behind an SMMU: its accesses are translated by its context bank. */
-export class SmmuMaster extends BusMaster {
+export class SmmuMaster extends BusMaster<"virt" | "ipa"> {
   readonly kind = "smmu-master";
   readonly smmu: Smmu;
   private bank: ContextBank;

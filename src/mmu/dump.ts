@@ -11,12 +11,13 @@
  * //     L2 table @0x80002000 [0x0-0x3fffffff]
  * //       L3 0x1000-0x1fff -> 0x80100000-0x80100fff 4K rw- user nG AF normal-wb inner desc 0x0060000080100f43 @0x80003008
  */
+import type { AddrArg } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { formatSize, formatSizeShort } from "../base/size.js";
 import type { TranslationRegime } from "./regime.js";
 import type { PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF } from "./format.js";
-import type { PageTable } from "./page-table.js";
+import type { AnyPageTable } from "./page-table.js";
 import { formatAttributes } from "./prot.js";
 import type { TableRoot } from "./table-memory.js";
 import { Stage2TableMemory } from "./table-memory.js";
@@ -50,7 +51,7 @@ export interface DumpOptions {
  * input range -> output range, size (`x16` for a leaf written in 16 entries), decoded
  * attributes, the raw descriptor and its address.
  */
-export function dumpPageTable(table: PageTable, opts: DumpOptions = {}): string {
+export function dumpPageTable(table: AnyPageTable, opts: DumpOptions = {}): string {
   const f = table.format;
   const lines = [`page table "${table.name}" (${f.name}): root ${hex(table.root)}`];
   const end = opts.end ?? 2 ** f.ias;
@@ -91,7 +92,7 @@ export interface PageTableShape {
 }
 
 /** Tables per level, leaves per size, table and mapped bytes, via the walker. */
-export function pageTableStats(table: PageTable): PageTableShape {
+export function pageTableStats(table: AnyPageTable): PageTableShape {
   const f = table.format;
   const tables = f.levels.map((l) => ({ level: l.level, count: 0, bytes: 0 }));
   const leaves = new Map<number, { size: number; count: number; entries: number }>();
@@ -203,7 +204,7 @@ function walkSteps(
  * stage-1 table address translated by stage 2 when nested, then stage 2 of the output), the
  * leaf attributes, and whether the TLB holds it. Reads tables only: no TLB update, no counts.
  */
-export function describeTranslation(ctx: TranslationRegime, va: number): string {
+export function describeTranslation(ctx: TranslationRegime, va: AddrArg<"virt" | "ipa">): string {
   const lines = [
     `${hex(va)} in ${ctx.name} (asid ${ctx.asid}, vmid ${ctx.vmid}${ctx.enabled ? "" : ", disabled"}):`,
   ];

@@ -20,7 +20,7 @@
  * for (const r of ranges) table.unmapFast(r.va, r.size, gather);
  * gather.sync(); // one invalidation per contiguous run of same-size pages
  */
-import type { PageTable } from "./page-table.js";
+import type { AnyPageTable } from "./page-table.js";
 
 /** Where a page table's TLB invalidations go (an io-pgtable driver's `iommu_flush_ops`). */
 export interface TlbFlush {
@@ -41,7 +41,7 @@ export interface TlbFlush {
    * The table was destroyed after its last `flushAll`: drop every reference to it. Optional;
    * the registration is removed by the table right after.
    */
-  tableDestroyed?(table: PageTable): void;
+  tableDestroyed?(table: AnyPageTable): void;
 }
 
 /**

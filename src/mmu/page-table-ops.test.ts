@@ -10,6 +10,7 @@ import type { PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF } from "./format.js";
 import { createLpaeFormat } from "./lpae.js";
 import type { LeafChange, TlbFlush } from "./page-table.js";
+import type { AnyPageTable } from "./page-table.js";
 import { PageTable } from "./page-table.js";
 import { PERM, PROT } from "./prot.js";
 import { PhysTableMemory } from "./table-memory.js";
@@ -32,7 +33,7 @@ type Call =
   | { op: "leaf"; va: number; size: number; granule: number; pa: number }
   | { op: "walk"; va: number; size: number; granule: number }
   | { op: "all" }
-  | { op: "destroyed"; table: PageTable };
+  | { op: "destroyed"; table: AnyPageTable };
 
 /** A flush target that records every call. */
 function recorder() {

@@ -38,6 +38,7 @@
  *   into a table of entries with the same one, so the rest of its range keeps its owner. map
  *   does the same when it installs a table under an annotated entry.
  */
+import type { AddrArg, AddrOf, AddrSpace } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import type { EventBus, EventChannel } from "../base/events.js";
@@ -81,10 +82,10 @@ declare module "../base/events.js" {
   }
 }
 
-/** A translation of one input address. */
-export interface Translation {
+/** A translation of one input address, whose output is in space `Out`. */
+export interface Translation<Out extends AddrSpace = AddrSpace> {
   /** The output address. */
-  pa: number;
+  pa: AddrOf<Out>;
   /** The leaf's size and its base input and output addresses. */
   size: number;
   va: number;
@@ -154,7 +155,10 @@ export interface WalkVisitor {
 export type LeafRewriter = (leaf: LeafVisit) => { lo: number; hi: number } | undefined | void;
 
 /** Called after each committed operation with the leaves it changed. */
-export type ChangeListener = (changes: readonly LeafChange[], table: PageTable) => void;
+export type ChangeListener = (changes: readonly LeafChange[], table: AnyPageTable) => void;
+
+/** A page table of any address spaces (what listeners, flush targets and registries hold). */
+export type AnyPageTable = PageTable<AddrSpace, AddrSpace>;
 
 export interface PageTableStats {
   maps: number;
@@ -198,7 +202,14 @@ type Channels = {
   split: EventChannel<"mmu.split">;
 };
 
-export class PageTable {
+/**
+ * A page table whose input addresses are in space(s) `In` and whose output is in `Out`: by
+ * default a table of virtual addresses or IPAs onto physical memory. A VM's stage 2 is a
+ * `PageTable<"ipa", "phys">`, a guest's stage 1 a `PageTable<"virt", "ipa">`. Its operations take
+ * plain numbers or addresses of those spaces; passing an address of another space is a type
+ * error.
+ */
+export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSpace = "phys"> {
   readonly format: PageTableFormat;
   readonly memory: TableMemory;
   readonly name: string;
@@ -275,18 +286,18 @@ export class PageTable {
    * const root = built.detach();
    * const table = PageTable.adopt(built.format, built.memory, root, { name: "kernel" });
    */
-  static adopt(
+  static adopt<I extends AddrSpace = "virt" | "ipa", O extends AddrSpace = "phys">(
     format: PageTableFormat,
     memory: TableMemory,
     root: number,
     options: PageTableOptions = {},
-  ): PageTable {
+  ): PageTable<I, O> {
     if (!Number.isSafeInteger(root) || root < 0 || !memory.isTable(root))
       fail("EINVAL", `adopt: ${String(root)} is not a table of this table memory`);
     adopting = root;
-    let table: PageTable;
+    let table: PageTable<I, O>;
     try {
-      table = new PageTable(format, memory, options);
+      table = new PageTable<I, O>(format, memory, options);
     } finally {
       adopting = undefined;
     }
@@ -565,7 +576,7 @@ export class PageTable {
    * beyond the input or output address size; EEXIST when any part is already mapped; ENOMEM
    * when a table cannot be allocated. On failure nothing changes.
    */
-  map(va: number, pa: number, size: number, prot: Prot): void {
+  map(va: AddrArg<In>, pa: AddrArg<Out>, size: number, prot: Prot): void {
     this.checkRange("map", va, size);
     this.checkOutput("map", pa, size);
     this.checkProt("map", prot);
@@ -656,7 +667,7 @@ export class PageTable {
    * when a split cannot allocate a table; on failure nothing changes. The TLBs are invalidated
    * before it returns.
    */
-  unmap(va: number, size: number): number {
+  unmap(va: AddrArg<In>, size: number): number {
     return this.unmapWith(va, size, this.ownGather);
   }
 
@@ -665,7 +676,7 @@ export class PageTable {
    * the caller syncs it (Linux `iommu_unmap_fast`, then `iommu_iotlb_sync`): until then TLBs may
    * hold the old translations. Walk invalidations (splits, freed tables) are still sent at once.
    */
-  unmapFast(va: number, size: number, gather: IotlbGather): number {
+  unmapFast(va: AddrArg<In>, size: number, gather: IotlbGather): number {
     if (!(gather instanceof IotlbGather)) fail("EINVAL", `${this.name}: unmapFast needs a gather`);
     return this.unmapWith(va, size, gather);
   }
@@ -694,7 +705,7 @@ export class PageTable {
    * leaves of the same range. ENOENT (and no change) unless the whole range is mapped; the
    * checks of map otherwise.
    */
-  remap(va: number, pa: number, size: number, prot: Prot): void {
+  remap(va: AddrArg<In>, pa: AddrArg<Out>, size: number, prot: Prot): void {
     this.checkRange("remap", va, size);
     this.checkOutput("remap", pa, size);
     this.checkProt("remap", prot);
@@ -726,7 +737,7 @@ export class PageTable {
    * which translate nothing but say whose the memory is (see {@link ownerAt}). EINVAL for an
    * owner the format cannot hold; the range checks of unmap; ENOMEM; on failure nothing changes.
    */
-  setOwner(va: number, size: number, owner: number): void {
+  setOwner(va: AddrArg<In>, size: number, owner: number): void {
     this.checkRange("setOwner", va, size);
     const max = this.format.maxAnnotation;
     if (!Number.isInteger(owner) || owner < 0 || owner > max)
@@ -753,7 +764,7 @@ export class PageTable {
    * The owner annotation of the invalid entry `va` reaches (0: none, or `va` is mapped). ENODEV
    * once destroyed or detached.
    */
-  ownerAt(va: number): number {
+  ownerAt(va: AddrArg<In>): number {
     this.checkLive("ownerAt");
     if (!Number.isSafeInteger(va) || va < 0 || va >= this.g.inputLimit) return 0;
     this.syncViews();
@@ -894,7 +905,7 @@ export class PageTable {
    * Change the permissions and attributes of every leaf in `[va, va+size)` to `prot`, splitting
    * leaves that are partly inside. ENOENT (and no change) if any part is not mapped.
    */
-  protect(va: number, size: number, prot: Prot): void {
+  protect(va: AddrArg<In>, size: number, prot: Prot): void {
     this.checkRange("protect", va, size);
     this.checkProt("protect", prot);
     this.begin("protect");
@@ -1148,13 +1159,13 @@ export class PageTable {
    * Translate `va` (`iova_to_phys`), or undefined if it is not mapped. ENODEV once destroyed or
    * detached (its table pages may hold another table's descriptors by then).
    */
-  translate(va: number): Translation | undefined {
+  translate(va: AddrArg<In>): Translation<Out> | undefined {
     this.checkLive("translate");
     const out = this.cur;
     if (walkTable(this.format, this.g, this.memory, this.root, va, out) !== FAULT_NONE)
       return undefined;
     return {
-      pa: out.pa,
+      pa: out.pa as AddrOf<Out>,
       size: out.size,
       va: Math.floor(va / out.size) * out.size,
       base: out.base,

@@ -21,10 +21,11 @@
  * the whole VMID, as QEMU's SMMU model does (`smmu_iotlb_inv_ipa` for stage-2-only entries,
  * `smmu_iotlb_inv_vmid` for nested ones) and as `TLBI IPAS2E1` followed by `TLBI VMALLE1` does.
  */
+import type { AddrArg } from "../base/address.js";
 import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import type { TlbFlush } from "./flush.js";
-import type { PageTable } from "./page-table.js";
+import type { AnyPageTable } from "./page-table.js";
 import type { Access } from "./prot.js";
 import { PERM, permNeeded } from "./prot.js";
 import type { TableRoot } from "./table-memory.js";
@@ -70,7 +71,7 @@ export interface Fault {
 }
 
 /** Roots from a page table object. */
-export function rootOf(table: PageTable): TableRoot {
+export function rootOf(table: AnyPageTable): TableRoot {
   return { format: table.format, memory: table.memory, root: table.root };
 }
 
@@ -187,7 +188,7 @@ export class TranslationRegime {
    * Translate `va` for `access`. Returns FAULT_NONE with `out` filled, or a fault code with the
    * details in {@link lastFault}.
    */
-  translate(va: number, access: Access, out: TranslateOut): number {
+  translate(va: AddrArg<"virt" | "ipa">, access: Access, out: TranslateOut): number {
     this.stats.translations++;
     const tlb = this.tlb;
     // With the MMU off (no table at all: a bypass) the TLB is not consulted either.
@@ -251,7 +252,7 @@ export class TranslationRegime {
    * of the output and its check, in the architecture's order. Fills `out` with the combined
    * translation: the smaller of the two leaves, and the permissions both stages allow.
    */
-  walk(va: number, access: Access, out: TranslateOut): number {
+  walk(va: AddrArg<"virt" | "ipa">, access: Access, out: TranslateOut): number {
     this.stats.walks++;
     this.onTableWalk = false;
     this.faultIpa = undefined;

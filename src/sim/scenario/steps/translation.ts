@@ -56,6 +56,7 @@ import {
 } from "../machine/translation.js";
 import type { StepContext, StepModule, StepReport } from "../step-module.js";
 import { defineStep } from "../step-module.js";
+import type { AddressExpr } from "../values.js";
 import {
   addressSchema,
   dataSchema,
@@ -64,6 +65,15 @@ import {
   showAddress,
   sizeSchema,
 } from "../values.js";
+
+/**
+ * An input address of a table or a device, as written: a number, or an allocation name whose
+ * physical address is taken as the input address (an identity map, a one-to-one device) — a
+ * deliberate change of space, so the brand is dropped here.
+ */
+function tableInput(ctx: StepContext, address: AddressExpr): number {
+  return ctx.resolve(address);
+}
 
 /** Read data shown in a step's output: at most this many bytes. */
 const OUTPUT_BYTES = 256;
@@ -180,7 +190,7 @@ const map = defineStep({
   check: (step, machine) => checkReferences(machine, [["table", "table", step.table]]),
   run(ctx, step) {
     const table = pageTableNamed(ctx.objects, step.table);
-    const va = ctx.resolve(step.va);
+    const va = tableInput(ctx, step.va);
     const pa = ctx.resolve(step.pa);
     table.map(va, pa, step.size, step.prot);
     const leaves = leavesIn(table, va, step.size);
@@ -212,7 +222,7 @@ const unmap = defineStep({
   check: (step, machine) => checkReferences(machine, [["table", "table", step.table]]),
   run(ctx, step) {
     const table = pageTableNamed(ctx.objects, step.table);
-    const va = ctx.resolve(step.va);
+    const va = tableInput(ctx, step.va);
     const unmapped = table.unmap(va, step.size);
     if (step.expectUnmapped !== undefined) {
       const want = step.expectUnmapped;
@@ -250,7 +260,7 @@ const protect = defineStep({
   check: (step, machine) => checkReferences(machine, [["table", "table", step.table]]),
   run(ctx, step) {
     const table = pageTableNamed(ctx.objects, step.table);
-    const va = ctx.resolve(step.va);
+    const va = tableInput(ctx, step.va);
     table.protect(va, step.size, step.prot);
     return {
       summary: `${hexRange(va, step.size)} now ${formatProt(step.prot)}`,
@@ -362,7 +372,7 @@ const access = defineStep({
   check: (step, machine) => checkReferences(machine, [["device", "bus master", step.device]]),
   run(ctx, step) {
     const master = busMasterNamed(ctx.platform, step.device);
-    const va = ctx.resolve(step.va);
+    const va = tableInput(ctx, step.va);
     const size =
       step.kind === "write" ? step.data!.length : (step.size ?? step.expect?.length ?? 1);
     const what = `${step.device} ${step.kind} of ${bytesWord(size)} at ${hex(va)}`;
@@ -508,7 +518,7 @@ const translate = defineStep({
       ["table", "table", step.table],
     ]),
   run(ctx, step) {
-    const va = ctx.resolve(step.va);
+    const va = tableInput(ctx, step.va);
     const wantPa = step.expect?.pa !== undefined ? ctx.resolve(step.expect.pa) : undefined;
     let probe: Probe;
     if (step.device !== undefined) {
@@ -656,7 +666,7 @@ const dump = defineStep({
       };
     }
     const context = regimeOf(ctx.platform, step.walk!);
-    const va = ctx.resolve(step.va!);
+    const va = tableInput(ctx, step.va!);
     const text = describeTranslation(context, va);
     const last = text.split("\n").at(-1)!.trim();
     return {
@@ -733,7 +743,7 @@ const tlbi = defineStep({
   run(ctx, step) {
     const d = deviceNamed(ctx.platform, step.device);
     const caps = d.capabilities();
-    const va = step.va !== undefined ? ctx.resolve(step.va) : undefined;
+    const va = step.va !== undefined ? tableInput(ctx, step.va) : undefined;
     const own = caps.masters.some((m) => m.name === d.name);
     const bank = own ? caps.regimes[0]?.contextBank : undefined;
     const iommu = !own && caps.regimes.some((r) => r.contextBank !== undefined);
