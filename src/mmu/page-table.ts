@@ -59,6 +59,8 @@ import type { Geometry } from "./walk.js";
 import {
   decoded,
   decodeDescriptor,
+  descriptorAddress,
+  descriptorKind,
   entryIndex,
   FAULT_NONE,
   geometryOf,
@@ -223,7 +225,8 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   private readonly cur = new WalkOut();
   private readonly enc = new Uint32Array(2);
   private readonly minPage: number;
-  private readonly mappedBySize = new Map<number, number>();
+  /** Leaves written by map and remap, per page size of the format (`format.pageSizes` order). */
+  private readonly mappedBySize: Float64Array;
   private readonly statsData: Omit<PageTableStats, "mappedBySize"> = {
     maps: 0,
     unmaps: 0,
@@ -254,6 +257,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     this.name = options.name ?? format.name;
     this.g = geometryOf(format);
     this.minPage = format.pageSizes[0]!;
+    this.mappedBySize = new Float64Array(format.pageSizes.length);
     this.tx = new TableTransaction(format, memory, this.statsData, this.mappedBySize);
     const bus = options.bus;
     this.channels =
@@ -351,8 +355,10 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
 
   stats(): PageTableStats {
     const mappedBySize: Record<string, number> = {};
-    for (const [size, n] of [...this.mappedBySize].sort((a, b) => a[0] - b[0]))
-      mappedBySize[formatSize(size)] = n;
+    this.format.pageSizes.forEach((size, i) => {
+      const n = this.mappedBySize[i]!;
+      if (n > 0) mappedBySize[formatSize(size)] = n;
+    });
     return { ...this.statsData, mappedBySize };
   }
 
@@ -404,6 +410,18 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   private decode(li: number): number {
     const c = this.cur;
     return decodeDescriptor(this.format, this.g, li, c.lo, c.hi);
+  }
+
+  /** The kind of `cur` at level index `li`, without its address. */
+  private kindOf(li: number): number {
+    const c = this.cur;
+    return descriptorKind(this.format, this.g, li, c.lo, c.hi);
+  }
+
+  /** The address of `cur`, of kind `kind`, at level index `li`. */
+  private addressOf(li: number, kind: number): number {
+    const c = this.cur;
+    return descriptorAddress(this.format, this.g, li, c.lo, c.hi, kind);
   }
 
   /** Write a descriptor, logging its old value in the transaction. */
@@ -602,14 +620,14 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     let p = pa;
     let left = size;
     while (left > 0) {
-      const { pgsize, count } = iommuPgsize(this.format.pageSizes, v, p, left);
+      const { pgsize, count, index } = iommuPgsize(this.format.pageSizes, v, p, left);
       for (let i = 0; i < count; i++) {
         this.installLeaf(v, p, pgsize, prot);
         v += pgsize;
         p += pgsize;
       }
       left -= pgsize * count;
-      this.tx.countMapped(pgsize, count);
+      this.tx.countMapped(index, count);
     }
   }
 
@@ -620,9 +638,9 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     for (let li = 0; li < target; li++) {
       const addr = this.entryAddr(table, li, va);
       this.read(addr);
-      const kind = this.decode(li);
+      const kind = this.kindOf(li);
       if (kind === DESC_TABLE) {
-        table = decoded.next;
+        table = this.addressOf(li, kind);
       } else if (kind === DESC_INVALID) {
         const next = this.allocTable(li + 1, this.annotationOfCur(li));
         this.format.encodeTable(li, next, this.enc);
@@ -642,7 +660,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     const first = this.entryAddr(table, target, va);
     for (let c = 0; c < copies; c++) {
       this.read(first + c * this.g.descBytes);
-      const kind = this.decode(target);
+      const kind = this.kindOf(target);
       if (kind !== DESC_INVALID)
         fail(
           "EEXIST",
@@ -844,7 +862,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
       if (!throughHoles)
         for (let c = 0; c < copies; c++) {
           this.read(first + c * db);
-          if (this.decode(target) === DESC_INVALID) break steps;
+          if (this.kindOf(target) === DESC_INVALID) break steps;
         }
       if (copies === 1) {
         this.read(first);

@@ -14,6 +14,8 @@
 export interface PgsizeChoice {
   pgsize: number;
   count: number;
+  /** The index of `pgsize` in the page sizes. */
+  index: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export function iommuPgsize(
       if (offset + next <= size) span = offset;
     }
   }
-  return { pgsize, count: Math.floor(span / pgsize) };
+  return { pgsize, count: Math.floor(span / pgsize), index: idx };
 }
 
 /** `n mod size` for a power-of-two size, without a floating-point remainder below 2^31. */

@@ -71,13 +71,10 @@ export class TableTransaction {
   private freeTop = 0;
   private readonly rec: number[] = [];
   private recTop = 0;
-  /** Leaves mapped, pending: page sizes and counts (a format has at most a few sizes). */
-  private readonly mappedSizes: number[] = [];
-  private readonly mappedCounts: number[] = [];
-  private mappedTop = 0;
+  /** Leaves mapped, pending, per page size of the format; `mappedAny` says if any is non-zero. */
+  private readonly mappedCounts: Float64Array;
+  private mappedAny = false;
   private splits = 0;
-  /** True between begin and commit / rollback. */
-  active = false;
   /** Record changes (the table has listeners). */
   recording = false;
   /** The gather of this operation's leaf invalidations. */
@@ -89,18 +86,19 @@ export class TableTransaction {
     private readonly format: PageTableFormat,
     private readonly memory: TableMemory,
     private readonly stats: TransactionStats,
-    /** Leaves mapped by page size, applied at commit. */
-    private readonly mappedBySize: Map<number, number>,
-  ) {}
+    /** Leaves mapped per page size of the format (`format.pageSizes` order), applied at commit. */
+    private readonly mappedBySize: Float64Array,
+  ) {
+    this.mappedCounts = new Float64Array(format.pageSizes.length);
+  }
 
   begin(gather: IotlbGather, callerGather: boolean, recording: boolean): void {
-    this.active = true;
     this.undoTop = 0;
     this.newTop = 0;
     this.freeTop = 0;
     this.recTop = 0;
     this.splits = 0;
-    this.mappedTop = 0;
+    if (this.mappedAny) this.clearMapped();
     this.gather = gather;
     this.syncGather = !callerGather;
     this.recording = recording;
@@ -127,14 +125,16 @@ export class TableTransaction {
   }
 
   /** `count` leaves of `pgsize` mapped. */
-  countMapped(pgsize: number, count: number): void {
-    for (let i = 0; i < this.mappedTop; i++)
-      if (this.mappedSizes[i] === pgsize) {
-        this.mappedCounts[i]! += count;
-        return;
-      }
-    this.mappedSizes[this.mappedTop] = pgsize;
-    this.mappedCounts[this.mappedTop++] = count;
+  /** `count` leaves of the format's page size number `index` mapped. */
+  countMapped(index: number, count: number): void {
+    this.mappedCounts[index]! += count;
+    this.mappedAny = true;
+  }
+
+  private clearMapped(): void {
+    const counts = this.mappedCounts;
+    for (let i = 0; i < counts.length; i++) counts[i] = 0;
+    this.mappedAny = false;
   }
 
   countSplit(): void {
@@ -176,23 +176,28 @@ export class TableTransaction {
    * the same range into one change when `mergeSameRange`), else undefined.
    */
   commit(mergeSameRange = false): LeafChange[] | undefined {
-    this.active = false;
-    if (this.syncGather) this.gather!.sync();
-    for (let i = 0; i < this.freeTop; i++) this.memory.freeTable(this.frees[i]!);
-    this.stats.tablesAllocated += this.newTop;
-    this.stats.tablesFreed += this.freeTop;
-    this.stats.splits += this.splits;
-    for (let i = 0; i < this.mappedTop; i++) {
-      const size = this.mappedSizes[i]!;
-      this.mappedBySize.set(size, (this.mappedBySize.get(size) ?? 0) + this.mappedCounts[i]!);
+    const gather = this.gather!;
+    if (this.syncGather && gather.end !== gather.start) gather.sync();
+    const stats = this.stats;
+    if (this.freeTop > 0) {
+      for (let i = 0; i < this.freeTop; i++) this.memory.freeTable(this.frees[i]!);
+      stats.tablesFreed += this.freeTop;
     }
-    this.gather = undefined;
+    if (this.newTop > 0) stats.tablesAllocated += this.newTop;
+    if (this.splits > 0) stats.splits += this.splits;
+    if (this.mappedAny) {
+      const counts = this.mappedCounts;
+      for (let i = 0; i < counts.length; i++) {
+        this.mappedBySize[i]! += counts[i]!;
+        counts[i] = 0;
+      }
+      this.mappedAny = false;
+    }
     return this.recording ? this.changes(mergeSameRange) : undefined;
   }
 
   /** Fail: restore every descriptor written, free the tables allocated, drop the rest. */
   rollback(): void {
-    this.active = false;
     const u = this.undo;
     const wide = this.format.descriptorBytes === 8;
     for (let i = this.undoTop - 3; i >= 0; i -= 3) {
@@ -205,7 +210,6 @@ export class TableTransaction {
     }
     for (let i = 0; i < this.newTop; i++) this.memory.freeTable(this.newTables[i]!);
     if (this.syncGather) this.gather!.sync();
-    this.gather = undefined;
     this.stats.rollbacks++;
   }
 

@@ -95,9 +95,10 @@ export const decoded = { next: 0 };
 /**
  * Decode the descriptor `(lo, hi)` found at level index `li`: returns DESC_INVALID, DESC_TABLE
  * or DESC_LEAF, and for the last two puts the next table's address, or the leaf's output base,
- * in {@link decoded}`.next`. AArch64 long descriptors decode inline from the format's
- * {@link FastDecode} (`iopte_leaf`, `iopte_table`, `iopte_to_paddr`: the bits are in lpae.ts);
- * other formats through their `kind` and `address` methods.
+ * in {@link decoded}`.next`. The decoder is {@link descriptorKind} and
+ * {@link descriptorAddress}; hot loops call the two directly. AArch64 long descriptors decode
+ * inline from the format's {@link FastDecode} (`iopte_leaf`, `iopte_table`, `iopte_to_paddr`:
+ * the bits are in lpae.ts); other formats through their `kind` and `address` methods.
  */
 export function decodeDescriptor(
   format: PageTableFormat,
@@ -106,26 +107,48 @@ export function decodeDescriptor(
   lo: number,
   hi: number,
 ): number {
+  const kind = descriptorKind(format, g, li, lo, hi);
+  if (kind !== DESC_INVALID) decoded.next = descriptorAddress(format, g, li, lo, hi, kind);
+  return kind;
+}
+
+/**
+ * The address part of {@link decodeDescriptor}: the next table's address (`kind` DESC_TABLE) or
+ * the leaf's output base (DESC_LEAF) of a valid descriptor.
+ */
+export function descriptorAddress(
+  format: PageTableFormat,
+  g: Geometry,
+  li: number,
+  lo: number,
+  hi: number,
+  kind: number,
+): number {
   const fast = g.fast;
-  if (fast === undefined) {
-    const kind = format.kind(li, lo, hi);
-    if (kind !== DESC_INVALID) decoded.next = format.address(li, lo, hi);
-    return kind;
-  }
-  if ((lo & 1) === 0) return DESC_INVALID;
-  let kind: number;
-  if (li === g.levels - 1) {
-    if ((lo & 2) === 0) return DESC_INVALID;
-    kind = DESC_LEAF;
-  } else if ((lo & 2) !== 0) kind = DESC_TABLE;
-  else if (fast.leafMaskLo[li] === 0) return DESC_INVALID;
-  else kind = DESC_LEAF;
-  let next =
+  if (fast === undefined) return format.address(li, lo, hi);
+  const next =
     ((lo & (kind === DESC_LEAF ? fast.leafMaskLo[li]! : fast.tableMaskLo) & 0xfffff000) >>> 0) +
     (hi & 0xffff) * 0x1_0000_0000;
-  if (fast.packedHigh) next += ((lo >>> 12) & 0xf) * 0x1_0000_0000_0000;
-  decoded.next = next;
-  return kind;
+  return fast.packedHigh ? next + ((lo >>> 12) & 0xf) * 0x1_0000_0000_0000 : next;
+}
+
+/**
+ * The kind part of {@link decodeDescriptor} alone (`iopte_leaf` / `iopte_table`), for checks
+ * that need no address: DESC_INVALID, DESC_TABLE or DESC_LEAF.
+ */
+export function descriptorKind(
+  format: PageTableFormat,
+  g: Geometry,
+  li: number,
+  lo: number,
+  hi: number,
+): number {
+  const fast = g.fast;
+  if (fast === undefined) return format.kind(li, lo, hi);
+  if ((lo & 1) === 0) return DESC_INVALID;
+  if (li === g.levels - 1) return (lo & 2) === 0 ? DESC_INVALID : DESC_LEAF;
+  if ((lo & 2) !== 0) return DESC_TABLE;
+  return fast.leafMaskLo[li] === 0 ? DESC_INVALID : DESC_LEAF;
 }
 
 /** The size of the leaf `(lo, hi)` decoded at level index `li`. */
@@ -262,9 +285,10 @@ export function walkTable(
       out.traceLo[li] = lo;
       out.traceHi[li] = hi;
     }
-    const kind = decodeDescriptor(format, g, li, lo, hi);
+    // The one decoder, its two halves called directly (one call level less on every TLB miss).
+    const kind = descriptorKind(format, g, li, lo, hi);
     if (kind === DESC_INVALID) break;
-    const next = decoded.next;
+    const next = descriptorAddress(format, g, li, lo, hi, kind);
     if (next >= g.outputLimit) {
       code = FAULT_ADDRESS_SIZE;
       break;
