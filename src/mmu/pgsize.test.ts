@@ -44,11 +44,13 @@ describe("iommuPgsize (Linux iommu_pgsize)", () => {
     expect(iommuPgsize(SIZES_4K, 0x1f_e000, 0x1f_e000, 16 * M)).toEqual({
       pgsize: 4 * K,
       count: 2,
+      index: 0,
     });
     // Not enough length for the larger size: all small pages.
     expect(iommuPgsize(SIZES_4K, 0x1f_e000, 0x1f_e000, 1 * M)).toEqual({
       pgsize: 4 * K,
       count: 256,
+      index: 0,
     });
   });
 
