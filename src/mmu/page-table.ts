@@ -507,21 +507,6 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     return this.tx.recording;
   }
 
-  /** Record a changed leaf (only while the transaction records). */
-  private change(
-    va: number,
-    size: number,
-    li: number,
-    bPa: number,
-    bLo: number,
-    bHi: number,
-    aPa: number,
-    aLo: number,
-    aHi: number,
-  ): void {
-    this.tx.change(va, size, li, bPa, bLo, bHi, aPa, aLo, aHi);
-  }
-
   // --- flushes -------------------------------------------------------------------------------
 
   /** Where gathers and immediate flushes go: every flush target, with the counts. */
@@ -673,7 +658,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     const lo = this.enc[0]!;
     const hi = this.enc[1]!;
     for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, lo, hi);
-    if (this.recording()) this.change(va, pgsize, target, -1, 0, 0, pa, lo, hi);
+    if (this.recording()) this.tx.change(va, pgsize, target, -1, 0, 0, pa, lo, hi);
   }
 
   // --- unmap, remap, owners, protect ---------------------------------------------------------
@@ -896,7 +881,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
           if (offsetIn(entryVa, leafSize) === 0) {
             if (c === 0) leafPa = decoded.next;
             if (recording)
-              this.change(entryVa, leafSize, target, decoded.next, cur.lo, cur.hi, -1, 0, 0);
+              this.tx.change(entryVa, leafSize, target, decoded.next, cur.lo, cur.hi, -1, 0, 0);
           }
           this.write(addr, fillLo, fillHi);
           cleared = true;
@@ -979,7 +964,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
         const lo = this.enc[0]!;
         const hi = this.enc[1]!;
         for (let c = 0; c < copies; c++) this.write(first + c * this.g.descBytes, lo, hi);
-        if (this.recording()) this.change(v, leafSize, li, leafPa, oldLo, oldHi, leafPa, lo, hi);
+        if (this.recording()) this.tx.change(v, leafSize, li, leafPa, oldLo, oldHi, leafPa, lo, hi);
         this.gather(v, leafSize, leafSize, leafPa);
         v += leafSize;
         continue outer;
@@ -1004,7 +989,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     this.decode(li);
     const leafPa = decoded.next;
     const recording = this.recording();
-    if (recording) this.change(base, leafSize, li, leafPa, cur.lo, cur.hi, -1, 0, 0);
+    if (recording) this.tx.change(base, leafSize, li, leafPa, cur.lo, cur.hi, -1, 0, 0);
     const copies = leafSize / span;
     // Break: invalidate the old leaf and its TLB entries before anything else is written.
     for (let c = 0; c < copies; c++) this.write(first + c * db, 0, 0);
@@ -1015,7 +1000,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
         this.format.encodeLeaf(li, span, leafPa + c * span, prot, this.enc);
         this.write(first + c * db, this.enc[0]!, this.enc[1]!);
         if (recording)
-          this.change(
+          this.tx.change(
             base + c * span,
             span,
             li,
@@ -1035,7 +1020,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
         this.format.encodeLeaf(li + 1, childSpan, leafPa + i * childSpan, prot, this.enc);
         this.write(child + i * db, this.enc[0]!, this.enc[1]!);
         if (recording)
-          this.change(
+          this.tx.change(
             base + i * childSpan,
             childSpan,
             li + 1,
@@ -1078,7 +1063,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
       else if (kind === DESC_LEAF && recording) {
         const size = leafSizeOf(this.format, this.g, li, cur.lo, cur.hi);
         if (offsetIn(va + i * span, size) === 0)
-          this.change(va + i * span, size, li, decoded.next, cur.lo, cur.hi, -1, 0, 0);
+          this.tx.change(va + i * span, size, li, decoded.next, cur.lo, cur.hi, -1, 0, 0);
       }
     }
   }
@@ -1151,7 +1136,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
           );
         for (let c = 0; c < l.copies; c++) this.write(l.descAddr + c * this.g.descBytes, lo, hi);
         if (this.recording())
-          this.change(
+          this.tx.change(
             l.va,
             l.size,
             l.levelIndex,
