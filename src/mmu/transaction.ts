@@ -8,7 +8,8 @@
  *   only at commit);
  * - the gather of its leaf invalidations (the table's own, synced at commit, or the caller's,
  *   for `unmapFast`);
- * - its statistics (leaves mapped by size, splits), applied at commit only;
+ * - its statistics (leaves mapped by size, splits), counted as they happen and taken back on
+ *   rollback;
  * - when the table has change listeners, the leaves it changed, in order.
  *
  * {@link TableTransaction.commit} frees the deferred tables, syncs the gather, applies the
@@ -71,9 +72,9 @@ export class TableTransaction {
   private freeTop = 0;
   private readonly rec: number[] = [];
   private recTop = 0;
-  /** Leaves mapped, pending, per page size of the format; `mappedAny` says if any is non-zero. */
-  private readonly mappedCounts: Float64Array;
-  private mappedAny = false;
+  /** Leaves counted as mapped by this operation: (page-size index, count) pairs, to take back. */
+  private readonly mappedLog: number[] = [];
+  private mappedTop = 0;
   private splits = 0;
   /** Record changes (the table has listeners). */
   recording = false;
@@ -86,11 +87,9 @@ export class TableTransaction {
     private readonly format: PageTableFormat,
     private readonly memory: TableMemory,
     private readonly stats: TransactionStats,
-    /** Leaves mapped per page size of the format (`format.pageSizes` order), applied at commit. */
+    /** Leaves mapped per page size of the format (`format.pageSizes` order). */
     private readonly mappedBySize: Float64Array,
-  ) {
-    this.mappedCounts = new Float64Array(format.pageSizes.length);
-  }
+  ) {}
 
   begin(gather: IotlbGather, callerGather: boolean, recording: boolean): void {
     this.undoTop = 0;
@@ -98,7 +97,7 @@ export class TableTransaction {
     this.freeTop = 0;
     this.recTop = 0;
     this.splits = 0;
-    if (this.mappedAny) this.clearMapped();
+    this.mappedTop = 0;
     this.gather = gather;
     this.syncGather = !callerGather;
     this.recording = recording;
@@ -125,19 +124,17 @@ export class TableTransaction {
   }
 
   /** `count` leaves of `pgsize` mapped. */
-  /** `count` leaves of the format's page size number `index` mapped. */
+  /** `count` leaves of the format's page size number `index` mapped (counted at once). */
   countMapped(index: number, count: number): void {
-    this.mappedCounts[index]! += count;
-    this.mappedAny = true;
-  }
-
-  private clearMapped(): void {
-    const counts = this.mappedCounts;
-    for (let i = 0; i < counts.length; i++) counts[i] = 0;
-    this.mappedAny = false;
+    this.mappedBySize[index]! += count;
+    const log = this.mappedLog;
+    log[this.mappedTop] = index;
+    log[this.mappedTop + 1] = count;
+    this.mappedTop += 2;
   }
 
   countSplit(): void {
+    this.stats.splits++;
     this.splits++;
   }
 
@@ -171,8 +168,8 @@ export class TableTransaction {
   }
 
   /**
-   * Succeed: free the deferred tables, sync the gather (unless the caller owns it), apply the
-   * statistics. Returns the changes when recording (merging a removal and a later addition of
+   * Succeed: free the deferred tables, sync the gather (unless the caller owns it), count the
+   * tables. Returns the changes when recording (merging a removal and a later addition of
    * the same range into one change when `mergeSameRange`), else undefined.
    */
   commit(mergeSameRange = false): LeafChange[] | undefined {
@@ -184,15 +181,6 @@ export class TableTransaction {
       stats.tablesFreed += this.freeTop;
     }
     if (this.newTop > 0) stats.tablesAllocated += this.newTop;
-    if (this.splits > 0) stats.splits += this.splits;
-    if (this.mappedAny) {
-      const counts = this.mappedCounts;
-      for (let i = 0; i < counts.length; i++) {
-        this.mappedBySize[i]! += counts[i]!;
-        counts[i] = 0;
-      }
-      this.mappedAny = false;
-    }
     return this.recording ? this.changes(mergeSameRange) : undefined;
   }
 
@@ -210,6 +198,10 @@ export class TableTransaction {
     }
     for (let i = 0; i < this.newTop; i++) this.memory.freeTable(this.newTables[i]!);
     if (this.syncGather) this.gather!.sync();
+    // Take back the statistics the operation counted.
+    this.stats.splits -= this.splits;
+    for (let i = 0; i < this.mappedTop; i += 2)
+      this.mappedBySize[this.mappedLog[i]!]! -= this.mappedLog[i + 1]!;
     this.stats.rollbacks++;
   }
 
