@@ -54,6 +54,8 @@ export interface Result {
   unit: "ns/op" | "MiB";
   value: number;
   p50?: number;
+  /** The fastest sample: the figure least moved by a noisy machine. */
+  min?: number;
   target: number;
   met: boolean;
   /** How a relative target was derived. */
@@ -93,6 +95,7 @@ export async function runCases(filter?: RegExp): Promise<Result[]> {
         unit: "ns/op",
         value,
         p50: stats.p50 / ops,
+        min: stats.min / ops,
         target,
         met: value <= target,
         ...(base ? { note: `${c.relativeTo!.factor} x "${base.name.slice(0, 40)}…"` } : {}),
@@ -117,7 +120,7 @@ export async function runCases(filter?: RegExp): Promise<Result[]> {
     const fmt = (x: number) =>
       r.unit === "MiB" ? x.toFixed(2) : x < 10 ? x.toFixed(2) : x.toFixed(1);
     console.log(
-      `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ${r.unit.padEnd(5)} (target <= ${fmt(r.target)}${r.note ? ` = ${r.note}` : ""}${r.p50 !== undefined ? `, p50 ${fmt(r.p50)}` : ""})`,
+      `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ${r.unit.padEnd(5)} (target <= ${fmt(r.target)}${r.note ? ` = ${r.note}` : ""}${r.p50 !== undefined ? `, p50 ${fmt(r.p50)}` : ""}${r.min !== undefined ? `, min ${fmt(r.min)}` : ""})`,
     );
   }
   return results;
