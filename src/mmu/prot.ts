@@ -44,19 +44,25 @@ const PROT_LETTERS: Record<string, number> = {
  * cacheable, `m` MMIO (device memory), `p` privileged only; e.g. `"rw"`, `"rwxc"`, `"rm"`.
  */
 export function parseProt(text: string): Prot {
+  const problem = protProblem(text);
+  if (problem !== undefined) fail("EINVAL", `prot "${text}": ${problem}`);
   let prot = 0;
-  let exec = false;
-  for (const ch of text.toLowerCase()) {
-    const bit = PROT_LETTERS[ch];
-    if (bit === undefined)
-      fail("EINVAL", `prot "${text}": unknown letter "${ch}" (use r w x c m p)`);
-    if (ch === "x") exec = true;
-    prot |= bit;
-  }
-  if (!exec) prot |= PROT.NOEXEC;
-  if (prot & PROT.MMIO && prot & PROT.CACHE)
-    fail("EINVAL", `prot "${text}": MMIO and cacheable exclude each other`);
+  for (const ch of text.toLowerCase()) prot |= PROT_LETTERS[ch]!;
+  if (!text.toLowerCase().includes("x")) prot |= PROT.NOEXEC;
   return prot;
+}
+
+/** What is wrong with a prot string, or undefined if {@link parseProt} accepts it. */
+export function protProblem(text: string): string | undefined {
+  let mmio = false;
+  let cache = false;
+  for (const ch of text.toLowerCase()) {
+    if (PROT_LETTERS[ch] === undefined) return `unknown letter "${ch}" (use r w x c m p)`;
+    if (ch === "m") mmio = true;
+    if (ch === "c") cache = true;
+  }
+  if (mmio && cache) return "MMIO and cacheable exclude each other";
+  return undefined;
 }
 
 /** The inverse of {@link parseProt}, for dumps: e.g. `"rw-c"`. */

@@ -14,7 +14,7 @@ import type { ErrorCode } from "../../base/errors.js";
 import { ERROR_CODES, fail, isMemweaveError } from "../../base/errors.js";
 import { parseSize } from "../../base/size.js";
 import type { Prot } from "../../mmu/prot.js";
-import { parseProt, PROT } from "../../mmu/prot.js";
+import { parseProt, PROT, protProblem } from "../../mmu/prot.js";
 import { showValue } from "./format.js";
 
 /**
@@ -255,14 +255,12 @@ export const protSchema = z
   .string({ error: whenPresent((input) => protMessage(input)) })
   .regex(/^[rwxcmpRWXCMP]+$/, { error: whenPresent((input) => protMessage(input)) })
   .transform((text, ctx): Prot => {
-    let prot: Prot;
-    try {
-      prot = parseProt(text);
-    } catch (e) {
-      const detail = isMemweaveError(e) ? e.detail.replace(/^prot "[^"]*": /, "") : undefined;
-      ctx.issues.push({ code: "custom", message: protMessage(text, detail), input: text });
+    const problem = protProblem(text);
+    if (problem !== undefined) {
+      ctx.issues.push({ code: "custom", message: protMessage(text, problem), input: text });
       return z.NEVER;
     }
+    const prot = parseProt(text);
     if ((prot & (PROT.READ | PROT.WRITE)) === 0) {
       ctx.issues.push({
         code: "custom",
