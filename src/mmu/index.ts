@@ -1,6 +1,7 @@
 export * from "./flush.js";
 export * from "./regime.js";
 export * from "./transaction.js";
+export * from "./tree-walk.js";
 export * from "./dump.js";
 export * from "./format.js";
 export * from "./lpae.js";

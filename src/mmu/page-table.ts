@@ -55,6 +55,8 @@ import { PROT } from "./prot.js";
 import type { TableMemory } from "./table-memory.js";
 import type { LeafChange } from "./transaction.js";
 import { TableTransaction } from "./transaction.js";
+import type { LeafVisit, WalkVisitor } from "./tree-walk.js";
+import { walkTree } from "./tree-walk.js";
 import type { Geometry } from "./walk.js";
 import {
   decoded,
@@ -71,6 +73,7 @@ import {
 } from "./walk.js";
 
 export type { TlbFlush } from "./flush.js";
+export type { AnnotationVisit, LeafVisit, TableVisit, WalkVisitor } from "./tree-walk.js";
 export type { LeafChange, LeafState } from "./transaction.js";
 
 declare module "../base/events.js" {
@@ -98,56 +101,6 @@ export interface Translation<Out extends AddrSpace = AddrSpace> {
   perm: number;
   lo: number;
   hi: number;
-}
-
-/** What the generic walker shows a visitor. */
-export interface TableVisit {
-  levelIndex: number;
-  level: number;
-  /** The table's address. */
-  addr: number;
-  /** The input address its first entry maps. */
-  va: number;
-  /** Bytes of input address it covers. */
-  span: number;
-  entries: number;
-}
-
-export interface LeafVisit {
-  levelIndex: number;
-  level: number;
-  va: number;
-  size: number;
-  /** Output address of the leaf's base. */
-  pa: number;
-  /** Address of its (first) descriptor. */
-  descAddr: number;
-  lo: number;
-  hi: number;
-  /** Entries it occupies (16 for ARMv7 large pages and supersections). */
-  copies: number;
-}
-
-/** An invalid entry that carries an annotation (an owner), as the walker shows it. */
-export interface AnnotationVisit {
-  levelIndex: number;
-  level: number;
-  va: number;
-  /** Bytes of input address the entry covers. */
-  span: number;
-  descAddr: number;
-  lo: number;
-  hi: number;
-  annotation: number;
-}
-
-/** Per-level callbacks for {@link PageTable.walk} (mm_walk_ops). */
-export interface WalkVisitor {
-  /** A table; return `false` to skip its entries. */
-  table?(t: TableVisit): boolean | void;
-  leaf?(l: LeafVisit): void;
-  /** An invalid entry with an annotation (plain zero entries are not shown). */
-  annotation?(a: AnnotationVisit): void;
 }
 
 /**
@@ -1198,73 +1151,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   walk(visitor: WalkVisitor, start = 0, end = this.g.inputLimit): void {
     this.checkLive("walk");
     this.syncViews();
-    this.walkLevel(visitor, this.root, 0, 0, start, end);
-  }
-
-  private walkLevel(
-    v: WalkVisitor,
-    table: number,
-    li: number,
-    tableVa: number,
-    start: number,
-    end: number,
-  ): void {
-    const span = this.g.spans[li]!;
-    const n = this.g.entries[li]!;
-    const info = this.format.levels[li]!;
-    if (
-      v.table?.({
-        levelIndex: li,
-        level: info.level,
-        addr: table,
-        va: tableVa,
-        span: span * n,
-        entries: n,
-      }) === false
-    )
-      return;
-    const firstIdx = Math.max(0, Math.floor((start - tableVa) / span));
-    const lastIdx = Math.min(n - 1, Math.floor((end - 1 - tableVa) / span));
-    for (let i = firstIdx; i <= lastIdx; i++) {
-      const addr = table + i * this.g.descBytes;
-      const inPage = (addr >>> 0) & 4095;
-      const words = this.words(addr - inPage);
-      const lo = words[inPage >>> 2]!;
-      const hi = this.g.descBytes === 8 ? words[(inPage >>> 2) + 1]! : 0;
-      const kind = decodeDescriptor(this.format, this.g, li, lo, hi);
-      const va = tableVa + i * span;
-      if (kind === DESC_TABLE) {
-        this.walkLevel(v, decoded.next, li + 1, va, start, end);
-      } else if (kind === DESC_LEAF) {
-        const size = leafSizeOf(this.format, this.g, li, lo, hi);
-        const copies = size / span;
-        if (copies > 1 && Math.floor(va / size) * size !== va) continue; // not the first copy
-        v.leaf?.({
-          levelIndex: li,
-          level: info.level,
-          va,
-          size,
-          pa: decoded.next,
-          descAddr: addr,
-          lo,
-          hi,
-          copies,
-        });
-      } else if (v.annotation !== undefined && (lo !== 0 || hi !== 0)) {
-        const annotation = this.format.annotation(li, lo, hi);
-        if (annotation !== 0)
-          v.annotation({
-            levelIndex: li,
-            level: info.level,
-            va,
-            span,
-            descAddr: addr,
-            lo,
-            hi,
-            annotation,
-          });
-      }
-    }
+    walkTree(this.format, this.root, visitor, start, end, (page) => this.words(page));
   }
 
   /** The tables of this page table, root first, in walk order. */
