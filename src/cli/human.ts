@@ -9,6 +9,7 @@ import Table from "cli-table3";
 
 import { hex, hexRange } from "../base/address.js";
 import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
+import type { ReachPath } from "../devices/graph/index.js";
 import type {
   MachineDumps,
   ReportBlock,
@@ -17,7 +18,12 @@ import type {
   ScenarioSource,
   StepResult,
 } from "../sim/index.js";
-import { describeDeviceTranslation, showSize, statisticsReportTables } from "../sim/index.js";
+import {
+  describeDeviceTranslation,
+  reachTable,
+  showSize,
+  statisticsReportTables,
+} from "../sim/index.js";
 
 type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
 
@@ -60,7 +66,7 @@ function table(
   return t.toString();
 }
 
-function reportTable(r: ReportTable, paint: Painter): string {
+export function reportTable(r: ReportTable, paint: Painter): string {
   return `${r.title}\n${table(r.head, r.rows, paint)}`;
 }
 
@@ -271,5 +277,25 @@ export function formatDumps(
     out.push("", reportBlock({ title: `TLB of ${t.device}`, text: t.text }, paint));
   if (dumps.pageTables.length === 0 && dumps.tlbs.length === 0)
     out.push("", "The machine has no page tables and no TLBs.");
+  return out.join("\n") + "\n";
+}
+
+/**
+ * What `memweave who` prints: a header with the run's outcome and the range, then the reach
+ * table (master, address, physical range, path, rights, attributes, live, owner).
+ */
+export function formatWho(
+  result: RunResult,
+  paths: readonly ReachPath[],
+  range: { readonly start: number; readonly end: number },
+  options: { readonly file: string; readonly paint?: Painter; readonly afterSteps: number },
+): string {
+  const paint = options.paint ?? painter(false);
+  const what = hexRange(range.start, range.end - range.start);
+  const out = [
+    `${paint("bold", `Scenario ${result.name}`)} (${options.file}), seed ${result.seed}, after ${options.afterSteps} step(s): who reaches ${what}`,
+  ];
+  if (paths.length === 0) out.push("", "Nothing reaches it.");
+  else out.push("", reportTable(reachTable(`${paths.length} path(s)`, paths), paint));
   return out.join("\n") + "\n";
 }

@@ -1,5 +1,6 @@
 /**
- * The `memweave` command line: `run`, `check`, `dump` and `schema`, built with commander.
+ * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph` and `schema`, built with
+ * commander.
  *
  * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
  * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong
@@ -15,15 +16,19 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
 
 import { isMemweaveError } from "../base/errors.js";
-import type { MachineDumps, ScenarioError } from "../sim/index.js";
+import { parseSize } from "../base/size.js";
+import type { PlatformGraph, ReachPath } from "../devices/graph/index.js";
+import { buildGraph, graphToDot, whoReaches } from "../devices/graph/index.js";
+import type { MachineDumps, RunResult, ScenarioError } from "../sim/index.js";
 import {
   formatScenarioError,
   machineDumps,
+  PAGE_TABLE,
   runScenario,
   scenarioJsonSchemaText,
 } from "../sim/index.js";
 import { loadScenarioFile } from "../sim/node/index.js";
-import { formatDumps, formatRunSummary, painter, wantsColor } from "./human.js";
+import { formatDumps, formatRunSummary, formatWho, painter, wantsColor } from "./human.js";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -48,6 +53,47 @@ function parseSeed(value: string): number {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new InvalidArgumentError("expected a non-negative integer, e.g. 42 or 0x2a");
   return n;
+}
+
+/** Parse a physical range: `ADDR`, `ADDR..END` (END exclusive) or `ADDR+SIZE`. */
+function parseRange(value: string): { start: number; end: number } {
+  const fail = () => {
+    throw new InvalidArgumentError(
+      "expected a physical address, ADDR..END or ADDR+SIZE, e.g. 0x8000_0000, 0x8000_0000..0x8001_0000 or 0x8000_0000+64K",
+    );
+  };
+  try {
+    const dots = value.split("..");
+    const plus = value.split("+");
+    if (dots.length === 2) {
+      const start = parseSize(dots[0]!, "address");
+      const end = parseSize(dots[1]!, "address");
+      if (end <= start) fail();
+      return { start, end };
+    }
+    if (plus.length === 2) {
+      const start = parseSize(plus[0]!, "address");
+      const size = parseSize(plus[1]!, "size");
+      if (size === 0) fail();
+      return { start, end: start + size };
+    }
+    const start = parseSize(value, "address");
+    return { start, end: start + 1 };
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw e;
+    return fail();
+  }
+}
+
+function parseGraphFormat(value: string): "json" | "dot" {
+  if (value !== "json" && value !== "dot")
+    throw new InvalidArgumentError('expected "json" or "dot"');
+  return value;
+}
+
+/** How many steps a run ran (the machine the queries see is after them). */
+function ranSteps(result: RunResult): number {
+  return result.steps.filter((s) => s.status !== "skipped").length;
 }
 
 function printErrors(io: CliIo, errors: readonly ScenarioError[]): void {
@@ -169,6 +215,89 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
         io.stdout.write(formatDumps(result, dumps, { file, paint }));
       }
       setExit(result.ok ? EXIT.ok : EXIT.failed);
+    });
+
+  program
+    .command("who")
+    .description("who can reach a physical range: every master, path, rights and attributes")
+    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .argument("<range>", "a physical address, ADDR..END (END exclusive) or ADDR+SIZE", parseRange)
+    .option("--json", "print the paths as one JSON document")
+    .option("--all", "also the paths nobody takes now (an inactive context bank)")
+    .option(
+      "--at-step <n>",
+      "the machine after the first n steps (default: after the run)",
+      parseSeed,
+    )
+    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 done, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave who examples/graph.yaml 0x8000_0000\n  memweave who examples/graph.yaml 0x8000_0000..0x8001_0000 --json --at-step 7",
+    )
+    .action(async (file, range, options) => {
+      const loaded = await loadScenarioFile(file);
+      if (!loaded.ok) {
+        printErrors(io, loaded.errors);
+        return setExit(EXIT.invalid);
+      }
+      let paths: ReachPath[] = [];
+      const result = runScenario(loaded.scenario, {
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.atStep !== undefined ? { stopBefore: options.atStep } : {}),
+        onFinish: (machine) => {
+          paths = whoReaches(machine.platform, range.start, range.end, {
+            onlyLive: options.all !== true,
+          });
+        },
+      });
+      const at = ranSteps(result);
+      if (options.json === true) {
+        const doc = { name: result.name, seed: result.seed, afterSteps: at, range, paths };
+        io.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      } else {
+        const paint = painter(wantsColor(io.stdout, io.env));
+        io.stdout.write(formatWho(result, paths, range, { file, paint, afterSteps: at }));
+      }
+      setExit(EXIT.ok);
+    });
+
+  program
+    .command("graph")
+    .description("export the platform graph: devices, address spaces, mappings, memory, owners")
+    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .option("--format <format>", "json or dot (Graphviz)", parseGraphFormat, "json" as const)
+    .option(
+      "--at-step <n>",
+      "the machine after the first n steps (default: after the run)",
+      parseSeed,
+    )
+    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addHelpText(
+      "after",
+      "\nExample:\n  memweave graph examples/graph.yaml --format dot | dot -Tsvg > graph.svg\n  memweave graph examples/translation.yaml --at-step 3",
+    )
+    .action(async (file, options) => {
+      const loaded = await loadScenarioFile(file);
+      if (!loaded.ok) {
+        printErrors(io, loaded.errors);
+        return setExit(EXIT.invalid);
+      }
+      let graph: PlatformGraph | undefined;
+      runScenario(loaded.scenario, {
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.atStep !== undefined ? { stopBefore: options.atStep } : {}),
+        onFinish: (machine) => {
+          graph = buildGraph(machine.platform, {
+            tables: machine.objects
+              .list(PAGE_TABLE)
+              .map(({ name, value }) => ({ name, table: value.table })),
+          });
+        },
+      });
+      io.stdout.write(
+        options.format === "dot" ? graphToDot(graph!) : JSON.stringify(graph, null, 2) + "\n",
+      );
+      setExit(EXIT.ok);
     });
 
   program

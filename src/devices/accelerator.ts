@@ -80,7 +80,7 @@ export class Accelerator extends MmuMaster {
     this.register();
   }
 
-  protected get defaultPrivileged(): boolean {
+  get defaultPrivileged(): boolean {
     return false;
   }
 

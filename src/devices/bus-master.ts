@@ -225,7 +225,7 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
   }
 
   /** Privilege of accesses whose options do not say. */
-  protected abstract get defaultPrivileged(): boolean;
+  abstract get defaultPrivileged(): boolean;
 
   /**
    * Translate one address for `access`: fill `out` and return undefined, or return the fault.

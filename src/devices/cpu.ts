@@ -44,7 +44,7 @@ export class Cpu extends MmuMaster {
     this.register();
   }
 
-  protected get defaultPrivileged(): boolean {
+  get defaultPrivileged(): boolean {
     return true;
   }
 

@@ -7,3 +7,4 @@ export * from "./one-to-one.js";
 export * from "./platform.js";
 export * from "./registry.js";
 export * from "./smmu.js";
+export * from "./graph/index.js";

@@ -66,7 +66,7 @@ export class OneToOneDevice extends BusMaster<"phys"> {
     this.windowSize = size;
   }
 
-  protected get defaultPrivileged(): boolean {
+  get defaultPrivileged(): boolean {
     return false;
   }
 

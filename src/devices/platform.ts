@@ -35,6 +35,7 @@ import { MemoryMap } from "../phys/memory-map.js";
 import type { AllocOptions, PhysAllocation, TargetSpec } from "../phys/target.js";
 import { MemoryTarget } from "../phys/target.js";
 import type { Device } from "./registry.js";
+import { OwnerRegistry } from "./graph/owners.js";
 import { DeviceRegistry } from "./registry.js";
 
 declare module "../base/events.js" {
@@ -66,6 +67,8 @@ export class Platform {
   readonly rng: Rng;
   /** The devices of the machine, by name. */
   readonly registry = new DeviceRegistry();
+  /** What the systems built, labelled so that every path to memory names it (the graph's). */
+  readonly owners = new OwnerRegistry();
   private readonly targetsByName = new Map<string, MemoryTarget>();
   private readonly io = new Map<string, IoHandler>();
   private allocationIds = 1;

@@ -565,7 +565,7 @@ export class SmmuMaster extends BusMaster<"virt" | "ipa"> {
     this.bank = b;
   }
 
-  protected get defaultPrivileged(): boolean {
+  get defaultPrivileged(): boolean {
     return false;
   }
 

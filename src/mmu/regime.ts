@@ -49,6 +49,9 @@ export type { TableRoot } from "./table-memory.js";
 /** Every permission, for a regime without translation (bypass). */
 const PERM_ALL = 0xff;
 
+/** The access a probe walks with (permissions are not checked). */
+const PROBE_ACCESS: Access = { kind: "read", privileged: true };
+
 /** The whole input range of a TLB invalidation (2^52: beyond every input size). */
 const ALL_INPUTS = 2 ** 52;
 
@@ -252,7 +255,12 @@ export class TranslationRegime {
    * of the output and its check, in the architecture's order. Fills `out` with the combined
    * translation: the smaller of the two leaves, and the permissions both stages allow.
    */
-  walk(va: AddrArg<"virt" | "ipa">, access: Access, out: TranslateOut): number {
+  walk(
+    va: AddrArg<"virt" | "ipa">,
+    access: Access,
+    out: TranslateOut,
+    checkPermissions = true,
+  ): number {
     this.stats.walks++;
     this.onTableWalk = false;
     this.faultIpa = undefined;
@@ -270,8 +278,10 @@ export class TranslationRegime {
       if (code !== FAULT_NONE) return code;
       const level = s1.format.levels[this.w1.levelIndex]!.level;
       const p1 = this.w1.perm;
-      if ((p1 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 1, level, va, access);
-      if ((p1 & need) === 0) return this.fault(FAULT_PERMISSION, 1, level, va, access);
+      if (checkPermissions) {
+        if ((p1 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 1, level, va, access);
+        if ((p1 & need) === 0) return this.fault(FAULT_PERMISSION, 1, level, va, access);
+      }
       ipa = this.w1.pa;
       size = this.w1.size;
       perm = p1;
@@ -283,8 +293,10 @@ export class TranslationRegime {
       const level = this.stage2.format.levels[this.w2.levelIndex]!.level;
       const p2 = this.w2.perm;
       this.faultIpa = ipa;
-      if ((p2 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 2, level, va, access);
-      if ((p2 & need) === 0) return this.fault(FAULT_PERMISSION, 2, level, va, access);
+      if (checkPermissions) {
+        if ((p2 & PERM.AF) === 0) return this.fault(FAULT_ACCESS_FLAG, 2, level, va, access);
+        if ((p2 & need) === 0) return this.fault(FAULT_PERMISSION, 2, level, va, access);
+      }
       // Stage 2 has no ASID: a global stage-1 entry stays global.
       perm = (perm & p2) | (perm & PERM.GLOBAL);
       if (this.w2.size < size) size = this.w2.size;
@@ -348,6 +360,25 @@ export class TranslationRegime {
       context: this.name,
       onTableWalk: stage === 2 && this.onTableWalk,
     };
+    return code;
+  }
+
+  /**
+   * What the tables translate `va` to now, whatever the permissions, without the TLB and
+   * without counting anything (the regime's statistics and last fault stay as they were): for
+   * checks that compare TLB entries with the tables. `out.perm` says what is allowed. Returns
+   * FAULT_NONE or the fault code (translation, address-size; a stage-2 refusal of a table
+   * fetch).
+   */
+  probe(va: AddrArg<"virt" | "ipa">, out: TranslateOut): number {
+    const stats = { ...this.stats };
+    const { lastFault, faultIpa, onTableWalk, leafLevel } = this;
+    const code = this.walk(va, PROBE_ACCESS, out, false);
+    Object.assign(this.stats, stats);
+    this.lastFault = lastFault;
+    this.faultIpa = faultIpa;
+    this.onTableWalk = onTableWalk;
+    this.leafLevel = leafLevel;
     return code;
   }
 

@@ -104,6 +104,11 @@ export interface RunOptions {
    * the final statistics are taken): for dumps (`memweave dump`) and inspection in tests.
    */
   readonly onFinish?: (machine: BuiltMachine) => void;
+  /**
+   * Run only the first `stopBefore` steps (the rest are `skipped`): the machine as it is at that
+   * point of the run, for `memweave who` / `graph --at-step N`.
+   */
+  readonly stopBefore?: number;
 }
 
 /** The names a scenario binds (`as: buf`), and what they stand for. */
@@ -232,6 +237,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
     if (step.expectError !== undefined) result.expectError = step.expectError;
     steps.push(result);
     if (stoppedAt !== undefined) return;
+    if (options.stopBefore !== undefined && index >= options.stopBefore) return;
 
     current = index;
     const before = expectations.length;

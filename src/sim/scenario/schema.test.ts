@@ -46,6 +46,11 @@ describe("the JSON Schema", () => {
       "dump",
       "tlbi",
       "smmu",
+      "who",
+      "expectIsolated",
+      "aliases",
+      "stale",
+      "load",
     ]);
   });
 });

@@ -5,10 +5,12 @@
 import { createStepRegistry } from "../registry.js";
 import type { StepRegistry } from "../registry.js";
 import type { StepModule } from "../step-module.js";
+import { graphSteps } from "./graph.js";
 import { physSteps } from "./phys.js";
 import { statisticsSteps } from "./statistics.js";
 import { translationSteps } from "./translation.js";
 
+export { graphSteps, reachTable } from "./graph.js";
 export { ALLOCATION, physSteps } from "./phys.js";
 export { statisticsSteps } from "./statistics.js";
 export { translationSteps } from "./translation.js";
@@ -18,6 +20,7 @@ export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
   physSteps,
   statisticsSteps,
   translationSteps,
+  graphSteps,
 ];
 
 /** The registry of the built-in step modules, used when no other registry is given. */
