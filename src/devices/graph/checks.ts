@@ -78,13 +78,17 @@ export function findAliases(
       memType: p.memType,
     }));
     const last = out[out.length - 1];
-    // Adjacent pieces reached by the same masters with the same types make one alias.
+    // Adjacent pieces reached by the same masters with the same types, each from an input that
+    // continues its input in the last piece, make one alias.
     if (
       last !== undefined &&
       last.end === a &&
       last.memTypes.join() === types.join() &&
       last.paths.map((p) => `${p.master}:${p.memType}`).join() ===
-        paths.map((p) => `${p.master}:${p.memType}`).join()
+        paths.map((p) => `${p.master}:${p.memType}`).join() &&
+      last.paths.every(
+        (p, j) => p.input.space === paths[j]!.input.space && p.input.end === paths[j]!.input.start,
+      )
     )
       out[out.length - 1] = {
         ...last,
@@ -147,6 +151,11 @@ const ACCESS_BITS =
   PERM.WRITE_USER |
   PERM.EXEC_USER;
 
+/** `r w - R W -` as `rw-RW-`. */
+function compactPerm(perm: number): string {
+  return formatPerm(perm).replace(/ /g, "");
+}
+
 /** Why `e` is stale for regime `r`, or undefined if the tables still give it. */
 function staleness(r: TranslationRegime, e: TlbEntry, out: TranslateOut): string | undefined {
   let va = e.va;
@@ -157,7 +166,7 @@ function staleness(r: TranslationRegime, e: TlbEntry, out: TranslateOut): string
     if (out.pa !== want) return `${hex(va)} now translates to ${hex(out.pa)}, not ${hex(want)}`;
     const extra = e.perm & ACCESS_BITS & ~out.perm;
     if (extra !== 0)
-      return `${hex(va)} no longer allows ${formatPerm(extra).replace(/ /g, "")} (the tables give ${formatPerm(out.perm)})`;
+      return `${hex(va)} no longer allows ${compactPerm(extra)} (the tables give ${compactPerm(out.perm)})`;
     va += out.size - offsetIn(va, out.size);
   }
   return undefined;

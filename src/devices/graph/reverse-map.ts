@@ -26,6 +26,7 @@ import { PERM } from "../../mmu/prot.js";
 import { formatDescriptor } from "../../mmu/dump.js";
 import type { AnyPageTable, LeafVisit } from "../../mmu/page-table.js";
 import type { TableMemory, TableRoot } from "../../mmu/table-memory.js";
+import { Stage2TableMemory } from "../../mmu/table-memory.js";
 import { walkRoot } from "../../mmu/tree-walk.js";
 import { formatPerm } from "../../mmu/tlb.js";
 import { hex } from "../../base/address.js";
@@ -110,14 +111,51 @@ type Range = readonly [start: number, end: number];
 
 const MEM_RANK: Record<MemType, number> = { "normal-wb": 0, "normal-nc": 1, device: 2 };
 
+/** A window's rights: everything but global, as a one-to-one device's own translation gives. */
+const WINDOW_PERM = 0xff & ~PERM.GLOBAL;
+
 /** The memory type of two stages: the stronger one (device over non-cacheable over cacheable). */
 function combineMemType(a: MemType, b: MemType): MemType {
   return MEM_RANK[a] >= MEM_RANK[b] ? a : b;
 }
 
+/**
+ * The memory a nested stage-1 walk reads: table addresses are IPAs, each page fetched through
+ * stage 2 ({@link Stage2TableMemory}); a fetch stage 2 refuses reads as an all-zero page, so
+ * nothing below it translates, as the walk faults there.
+ */
+function nestedMemory(stage2: TableRoot): TableMemory {
+  const at = { descAddr: 0 };
+  const s2 = new Stage2TableMemory(stage2, at);
+  return {
+    stableViews: false,
+    viewEpoch: 0,
+    liveTables: 0,
+    allocTable: () => s2.allocTable(),
+    freeTable: () => s2.freeTable(),
+    isTable: () => false,
+    words: (ipaPage) => {
+      at.descAddr = ipaPage;
+      s2.reset(stage2);
+      return s2.words(ipaPage);
+    },
+  };
+}
+
 /** Per query: each distinct table root is walked at most once per set of output ranges. */
 class Inverter {
   private readonly cache = new Map<TableMemory, Map<number, Map<string, Piece[]>>>();
+  private readonly nested = new Map<TableMemory, Map<number, TableMemory>>();
+
+  /** A nested stage-1 root as its walk reads it: through `stage2` (one memory per stage 2). */
+  nestedRoot(stage1: TableRoot, stage2: TableRoot): TableRoot {
+    let byRoot = this.nested.get(stage2.memory);
+    if (byRoot === undefined)
+      this.nested.set(stage2.memory, (byRoot = new Map<number, TableMemory>()));
+    let memory = byRoot.get(stage2.root);
+    if (memory === undefined) byRoot.set(stage2.root, (memory = nestedMemory(stage2)));
+    return { format: stage1.format, memory, root: stage1.root };
+  }
 
   /** The pieces of the leaves of `root` whose output meets one of `ranges` (sorted, disjoint). */
   invert(root: TableRoot, ranges: readonly Range[]): Piece[] {
@@ -245,9 +283,9 @@ export function whoReaches(
           via: "window",
           input: { space: "phys", start: s, end: e },
           phys: { start: s, end: e },
-          perm: 0x3f,
-          rights: formatPerm(0x3f),
-          access: accessOf(0x3f, master.defaultPrivileged),
+          perm: WINDOW_PERM,
+          rights: formatPerm(WINDOW_PERM),
+          access: accessOf(WINDOW_PERM, master.defaultPrivileged),
           memType: "unknown",
           live: true,
           owners: [...owners.ofDevice(master.name), ...owners.ofPhys(s, e)],
@@ -375,9 +413,10 @@ function regimePaths(
       }
       continue;
     }
-    // Nested: stage 1 leaves whose IPA output falls in the IPAs stage 2 gives the range.
+    // Nested: stage 1 leaves whose IPA output falls in the IPAs stage 2 gives the range; the
+    // stage-1 tables are at IPAs too, read through stage 2 as the walk reads them.
     const ipas = mergeRanges(s2Pieces.map((p) => [p.inStart, p.inStart + p.size] as const));
-    for (const p1 of inverter.invert(ref.root, ipas))
+    for (const p1 of inverter.invert(inverter.nestedRoot(ref.root, s2!.root), ipas))
       for (const p2 of s2Pieces) {
         // The part of stage 1's output [p1.outStart, +size) that stage 2's piece takes in.
         const ipaStart = Math.max(p1.outStart, p2.inStart);
