@@ -25,6 +25,7 @@
  * machine gives the same bytes.
  */
 import { hex, hexRange } from "../../base/address.js";
+import { fail } from "../../base/errors.js";
 import { formatSizeShort } from "../../base/size.js";
 import type { AnyPageTable } from "../../mmu/page-table.js";
 import type { TableMemory, TableRoot } from "../../mmu/table-memory.js";
@@ -94,6 +95,8 @@ export function buildGraph(platform: Platform, options: GraphOptions = {}): Plat
     return n.id;
   };
   const maxMappings = options.maxMappings ?? 64;
+  if (!Number.isSafeInteger(maxMappings) || maxMappings < 0)
+    fail("EINVAL", `buildGraph: maxMappings ${String(maxMappings)} is not a count (0 or more)`);
   // An edge is kept once (several allocations may stand behind one node).
   const edgeKeys = new Set<string>();
   const edge = (e: GraphEdge) => {
@@ -273,11 +276,18 @@ export function buildGraph(platform: Platform, options: GraphOptions = {}): Plat
     }
   for (const { t, tablePages } of walked) {
     if (tablePages.length === 0) continue;
+    // Tables of one format may differ in size (a v7s level-1 table is 16K): count each size.
+    const bySize = new Map<number, number>();
+    for (const a of tablePages) bySize.set(a.size, (bySize.get(a.size) ?? 0) + 1);
+    const sizes = [...bySize]
+      .sort((x, y) => y[0] - x[0])
+      .map(([size, n]) => `${n} × ${formatSizeShort(size)}`)
+      .join(" + ");
     const id = node({
       id: `${t.id}:tables`,
       kind: "table-pages",
       tier: "physical",
-      label: `${t.name} tables\n${tablePages.length} × ${formatSizeShort(tablePages[0]!.size)}`,
+      label: `${t.name} tables\n${sizes}`,
       data: {
         allocations: tablePages.length,
         bytes: tablePages.reduce((n, a) => n + a.size, 0),
@@ -297,7 +307,7 @@ export function buildGraph(platform: Platform, options: GraphOptions = {}): Plat
           id: `${t.id}:more`,
           kind: "mapping",
           tier: "mappings",
-          label: `… ${rest.length} more runs`,
+          label: `… ${rest.length} more run${rest.length === 1 ? "" : "s"}`,
           data: { runs: rest.length, bytes: rest.reduce((n, x) => n + x.size, 0) },
         });
         edge({ from: t.id, to: id, kind: "maps" });
