@@ -93,7 +93,10 @@ export function hexPad(n: number | bigint, digits: number): string {
   return "0x" + n.toString(16).padStart(digits, "0");
 }
 
-/** `[base, base+size)` as `0xbase-0xlast` (inclusive end, as Linux prints ranges). */
+/**
+ * `[base, base+size)` as `0xbase-0xlast` (inclusive end, as Linux prints ranges); one byte as
+ * its address alone.
+ */
 export function hexRange(base: number, size: number): string {
-  return `${hex(base)}-${hex(base + size - 1)}`;
+  return size === 1 ? hex(base) : `${hex(base)}-${hex(base + size - 1)}`;
 }

@@ -78,11 +78,11 @@ export function reachTable(title: string, paths: readonly ReachPath[]): ReportTa
               ? `${p.stage1.table} ${p.stage1.ttbr ?? ""} L${p.stage1.leaf.level}${p.stage1.leaves > 1 ? ` ×${p.stage1.leaves}` : ""}`
               : undefined,
             p.stage2 !== undefined
-              ? `s2 ${p.stage2.table} L${p.stage2.leaf.level}${p.stage2.leaves > 1 ? ` ×${p.stage2.leaves}` : ""}`
+              ? `${p.stage2.table} L${p.stage2.leaf.level}${p.stage2.leaves > 1 ? ` ×${p.stage2.leaves}` : ""}`
               : undefined,
           ]
             .filter((x) => x !== undefined)
-            .join(" + ")
+            .join(" → ")
         : p.via,
       p.access || "-",
       p.memType,
@@ -368,13 +368,24 @@ const load = defineStep({
     ]
       .filter((x) => x !== undefined)
       .join(", ")} into ${s.device}`,
-  check: (step, machine) =>
-    checkReferences(machine, [
+  check: (step, machine) => {
+    const problems = checkReferences(machine, [
       ["device", "bus master", step.device],
       ["ttbr0", "table", step.ttbr0],
       ["ttbr1", "table", step.ttbr1],
       ["stage2", "table", step.stage2],
-    ]),
+    ]);
+    // Only a CPU has these registers: say so at load time, not by stopping the run there.
+    if (!problems.some((p) => p.path[0] === "device")) {
+      const d = machine.platform.device(step.device);
+      if (!(d instanceof Cpu))
+        problems.push({
+          path: ["device"],
+          message: `device "${step.device}" is a ${d.kind}, not a CPU`,
+        });
+    }
+    return problems;
+  },
   run(ctx, step) {
     const cpu = ctx.platform.device(step.device, Cpu);
     const table = (name: string | undefined) =>
@@ -386,8 +397,9 @@ const load = defineStep({
     if (t1 !== undefined) cpu.setTtbr1(t1, step.split);
     if (s2 !== undefined) cpu.setStage2(s2, step.vmid);
     if (step.asid !== undefined) cpu.setAsid(step.asid);
+    const kept = cpu.tlb.stats().valid;
     return {
-      summary: `${cpu.name}: asid ${cpu.asid}, vmid ${cpu.vmid}; TLB kept (${cpu.tlb.stats().valid} entries)`,
+      summary: `${cpu.name}: asid ${cpu.asid}, vmid ${cpu.vmid}; TLB kept (${kept} entr${kept === 1 ? "y" : "ies"})`,
       output: { device: cpu.name, asid: cpu.asid, vmid: cpu.vmid },
     };
   },
