@@ -3,69 +3,19 @@
  * executable (dist/cli/main.js) in a child process, its stdout, stderr and exit code. dist/ is
  * rebuilt first when any source is newer than it (`npm test` builds anyway).
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { PlatformGraph, ReachPath } from "../devices/graph/index.js";
+import { ensureBuilt, memweave, root, tempFolder } from "./cli.testutil.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const bin = join(root, "dist/cli/main.js");
-const tmp = mkdtempSync(join(tmpdir(), "memweave-graph-cli-"));
+const tmp = tempFolder("memweave-graph-cli-");
 
-/** The newest modification time of the sources that go into dist/. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts"))
-      newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  let built = 0;
-  try {
-    built = statSync(bin).mtimeMs;
-  } catch {
-    // Not built yet.
-  }
-  if (built < newestSource(join(root, "src")))
-    execFileSync(
-      process.execPath,
-      [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-      { cwd: root, stdio: "pipe" },
-    );
-}, 180_000);
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the built CLI in the repository root. */
-function memweave(args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: root, env: process.env, maxBuffer: 64 << 20 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+beforeAll(ensureBuilt, 180_000);
+afterAll(tmp.remove);
 
 /** What `who --json` prints. */
 interface WhoDoc {
@@ -209,7 +159,7 @@ describe("memweave who", () => {
   });
 
   it("--all also shows the paths nobody takes now (an inactive context bank)", async () => {
-    const file = join(tmp, "inactive.yaml");
+    const file = join(tmp.dir, "inactive.yaml");
     writeFileSync(
       file,
       `version: 1

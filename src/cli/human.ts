@@ -296,6 +296,10 @@ export function formatWho(
     `${paint("bold", `Scenario ${result.name}`)} (${options.file}), seed ${result.seed}, after ${options.afterSteps} step(s): who reaches ${what}`,
   ];
   if (paths.length === 0) out.push("", "Nothing reaches it.");
-  else out.push("", reportTable(reachTable(`${paths.length} path${paths.length === 1 ? "" : "s"}`, paths), paint));
+  else
+    out.push(
+      "",
+      reportTable(reachTable(`${paths.length} path${paths.length === 1 ? "" : "s"}`, paths), paint),
+    );
   return out.join("\n") + "\n";
 }

@@ -13,7 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 
-import { Command, CommanderError, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 
 import { isMemweaveError } from "../base/errors.js";
 import { parseSize } from "../base/size.js";
@@ -48,7 +48,7 @@ export function packageVersion(): string {
 }
 
 /** Parse `--seed`: a non-negative integer, decimal or 0x hex. */
-function parseSeed(value: string): number {
+function parseCount(value: string): number {
   const n = /^(?:0x[0-9a-f]+|[0-9]+)$/i.test(value.trim()) ? Number(value.trim()) : NaN;
   if (!Number.isSafeInteger(n) || n < 0)
     throw new InvalidArgumentError("expected a non-negative integer, e.g. 42 or 0x2a");
@@ -100,6 +100,17 @@ function printErrors(io: CliIo, errors: readonly ScenarioError[]): void {
   for (const e of errors) io.stderr.write(formatScenarioError(e) + "\n");
 }
 
+/** `--seed <n>`: the seed of the run. */
+const seedOption = () =>
+  new Option("--seed <n>", "seed of the run (overrides the scenario's seed)").argParser(parseCount);
+
+/** `--at-step <n>`: the machine after the first n steps. */
+const atStepOption = () =>
+  new Option(
+    "--at-step <n>",
+    "the machine after the first n steps (default: after the run)",
+  ).argParser(parseCount);
+
 /** Build the commander program; `setExit` receives each action's exit code. */
 function buildProgram(io: CliIo, setExit: (code: number) => void) {
   const program = new Command()
@@ -114,22 +125,28 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     })
     .exitOverride();
 
+  /** The scenario in `file`, or undefined after printing its errors and setting exit code 2. */
+  const load = async (file: string) => {
+    const loaded = await loadScenarioFile(file);
+    if (loaded.ok) return loaded;
+    printErrors(io, loaded.errors);
+    setExit(EXIT.invalid);
+    return undefined;
+  };
+
   program
     .command("run")
     .description("run a scenario and report its steps, expectations and statistics")
     .argument("<scenario>", "scenario file (YAML or JSON)")
     .option("--json", "print the result as one JSON document instead of the summary")
-    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addOption(seedOption())
     .addHelpText(
       "after",
       "\nExit codes: 0 every expectation holds, 1 an expectation failed, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave run examples/quickstart.yaml\n  memweave run examples/quickstart.yaml --json --seed 7",
     )
     .action(async (file, options) => {
-      const loaded = await loadScenarioFile(file);
-      if (!loaded.ok) {
-        printErrors(io, loaded.errors);
-        return setExit(EXIT.invalid);
-      }
+      const loaded = await load(file);
+      if (loaded === undefined) return;
       const runOptions = options.seed !== undefined ? { seed: options.seed } : {};
       const result = runScenario(loaded.scenario, runOptions);
       if (options.json === true) {
@@ -150,11 +167,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
       '\nPrints "ok: <file> (<n> steps)" and exits 0, or prints each error as\nfile:line:col: path: message on stderr and exits 2.',
     )
     .action(async (file) => {
-      const loaded = await loadScenarioFile(file);
-      if (!loaded.ok) {
-        printErrors(io, loaded.errors);
-        return setExit(EXIT.invalid);
-      }
+      const loaded = await load(file);
+      if (loaded === undefined) return;
       const n = loaded.scenario.steps.length;
       io.stdout.write(`ok: ${file} (${n} step${n === 1 ? "" : "s"})\n`);
       setExit(EXIT.ok);
@@ -167,17 +181,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     .option("--table <name>", "only this page table")
     .option("--tlb <device>", "only the TLB of this device (an SMMU master: its SMMU's)")
     .option("--json", "print the dumps as one JSON document (text and structured leaves)")
-    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addOption(seedOption())
     .addHelpText(
       "after",
       "\nWithout --table or --tlb: every page table and every TLB (of CPUs, accelerators and SMMUs).\nWith either: only what they name.\n\nExit codes: 0 every expectation holds, 1 an expectation failed (the dumps are printed\nanyway), 2 invalid scenario, unreadable file, or an unknown table or device.\n\nExample:\n  memweave dump examples/translation.yaml --table cpu-pt\n  memweave dump examples/translation.yaml --tlb smmu0 --json",
     )
     .action(async (file, options) => {
-      const loaded = await loadScenarioFile(file);
-      if (!loaded.ok) {
-        printErrors(io, loaded.errors);
-        return setExit(EXIT.invalid);
-      }
+      const loaded = await load(file);
+      if (loaded === undefined) return;
       const only: { table?: string; tlb?: string } = {};
       if (options.table !== undefined) only.table = options.table;
       if (options.tlb !== undefined) only.tlb = options.tlb;
@@ -224,22 +235,15 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     .argument("<range>", "a physical address, ADDR..END (END exclusive) or ADDR+SIZE", parseRange)
     .option("--json", "print the paths as one JSON document")
     .option("--all", "also the paths nobody takes now (an inactive context bank)")
-    .option(
-      "--at-step <n>",
-      "the machine after the first n steps (default: after the run)",
-      parseSeed,
-    )
-    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addOption(atStepOption())
+    .addOption(seedOption())
     .addHelpText(
       "after",
       "\nExit codes: 0 done, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave who examples/graph.yaml 0x8000_0000\n  memweave who examples/graph.yaml 0x8000_0000..0x8001_0000 --json --at-step 7",
     )
     .action(async (file, range, options) => {
-      const loaded = await loadScenarioFile(file);
-      if (!loaded.ok) {
-        printErrors(io, loaded.errors);
-        return setExit(EXIT.invalid);
-      }
+      const loaded = await load(file);
+      if (loaded === undefined) return;
       let paths: ReachPath[] = [];
       const result = runScenario(loaded.scenario, {
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
@@ -266,22 +270,15 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     .description("export the platform graph: devices, address spaces, mappings, memory, owners")
     .argument("<scenario>", "scenario file (YAML or JSON)")
     .option("--format <format>", "json or dot (Graphviz)", parseGraphFormat, "json" as const)
-    .option(
-      "--at-step <n>",
-      "the machine after the first n steps (default: after the run)",
-      parseSeed,
-    )
-    .option("--seed <n>", "seed of the run (overrides the scenario's seed)", parseSeed)
+    .addOption(atStepOption())
+    .addOption(seedOption())
     .addHelpText(
       "after",
       "\nExample:\n  memweave graph examples/graph.yaml --format dot | dot -Tsvg > graph.svg\n  memweave graph examples/translation.yaml --at-step 3",
     )
     .action(async (file, options) => {
-      const loaded = await loadScenarioFile(file);
-      if (!loaded.ok) {
-        printErrors(io, loaded.errors);
-        return setExit(EXIT.invalid);
-      }
+      const loaded = await load(file);
+      if (loaded === undefined) return;
       let graph: PlatformGraph | undefined;
       runScenario(loaded.scenario, {
         ...(options.seed !== undefined ? { seed: options.seed } : {}),

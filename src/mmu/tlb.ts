@@ -612,6 +612,28 @@ function pageLog2(size: number): number {
   return Number.isInteger(k) && POW2[k] === size ? k : -1;
 }
 
+/** What an entry translates, as plain JSON: rights as `r w - R W -`, a global entry's ASID null. */
+export interface TlbEntryFacts {
+  readonly va: number;
+  readonly size: number;
+  readonly pa: number;
+  readonly perm: string;
+  readonly asid: number | null;
+  readonly vmid: number;
+}
+
+/** {@link TlbEntryFacts} of an entry (reports and dumps). */
+export function entryFacts(e: TlbEntry): TlbEntryFacts {
+  return {
+    va: e.va,
+    size: e.size,
+    pa: e.pa,
+    perm: formatPerm(e.perm),
+    asid: e.global ? null : e.asid,
+    vmid: e.vmid,
+  };
+}
+
 /** `r w - R W -`: privileged read / write / exec, then unprivileged (upper case). */
 export function formatPerm(perm: number): string {
   return [

@@ -17,8 +17,8 @@ import type { MemType } from "../../mmu/prot.js";
 import { PERM } from "../../mmu/prot.js";
 import type { TranslationRegime } from "../../mmu/regime.js";
 import { TranslateOut } from "../../mmu/regime.js";
-import type { Tlb, TlbEntry } from "../../mmu/tlb.js";
-import { formatPerm } from "../../mmu/tlb.js";
+import type { Tlb, TlbEntry, TlbEntryFacts } from "../../mmu/tlb.js";
+import { entryFacts, formatPerm } from "../../mmu/tlb.js";
 import { FAULT_NONE, offsetIn } from "../../mmu/walk.js";
 import type { Platform } from "../platform.js";
 import type { ReachPath } from "./reverse-map.js";
@@ -108,14 +108,7 @@ export interface StaleEntry {
   /** The device that holds the TLB, and the TLB's name. */
   readonly owner: string;
   readonly tlb: string;
-  readonly entry: {
-    readonly va: number;
-    readonly size: number;
-    readonly pa: number;
-    readonly perm: string;
-    readonly asid: number | null;
-    readonly vmid: number;
-  };
+  readonly entry: TlbEntryFacts;
   /** The regime whose tables disagree, and how. */
   readonly regime: string;
   readonly reason: string;
@@ -185,14 +178,7 @@ export function findStaleEntries(platform: Platform): StaleEntry[] {
         out.push({
           owner: u.owner,
           tlb: u.tlb.name,
-          entry: {
-            va: e.va,
-            size: e.size,
-            pa: e.pa,
-            perm: formatPerm(e.perm),
-            asid: e.global ? null : e.asid,
-            vmid: e.vmid,
-          },
+          entry: entryFacts(e),
           regime: r.name,
           reason,
         });

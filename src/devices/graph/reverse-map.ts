@@ -91,6 +91,11 @@ export interface ReachPath {
   readonly owners: readonly Owner[];
 }
 
+/** A path's `perm`, `rights` and `access` from the mask both stages allow. */
+function grants(perm: number, master: BusMaster): Pick<ReachPath, "perm" | "rights" | "access"> {
+  return { perm, rights: formatPerm(perm), access: accessOf(perm, master.defaultPrivileged) };
+}
+
 /** The `rwx` letters a mask allows at one privilege. */
 export function accessOf(perm: number, privileged: boolean): string {
   const [r, w, x] = privileged
@@ -283,9 +288,7 @@ export function whoReaches(
           via: "window",
           input: { space: "phys", start: s, end: e },
           phys: { start: s, end: e },
-          perm: WINDOW_PERM,
-          rights: formatPerm(WINDOW_PERM),
-          access: accessOf(WINDOW_PERM, master.defaultPrivileged),
+          ...grants(WINDOW_PERM, master),
           memType: "unknown",
           live: true,
           owners: [...owners.ofDevice(master.name), ...owners.ofPhys(s, e)],
@@ -346,9 +349,7 @@ function regimePaths(
         via: "bypass",
         input: { space: "phys", start, end },
         phys: { start, end },
-        perm: 0xff,
-        rights: formatPerm(0xff),
-        access: accessOf(0xff, master.defaultPrivileged),
+        ...grants(0xff, master),
         memType: "unknown",
         live,
         owners: [...owners.ofDevice(master.name), ...owners.ofPhys(start, end)],
@@ -369,9 +370,7 @@ function regimePaths(
         input: { space: "ipa", start: p.inStart, end: p.inStart + p.size },
         phys: { start: p.outStart, end: p.outStart + p.size },
         stage2: hop(s2!, p.leaf, shared, master.name),
-        perm,
-        rights: formatPerm(perm),
-        access: accessOf(perm, master.defaultPrivileged),
+        ...grants(perm, master),
         memType: mem,
         live,
         owners: [
@@ -399,9 +398,7 @@ function regimePaths(
           input: { space: "virt", start: s, end: e },
           phys: { start: p.outStart + shift, end: p.outStart + shift + (e - s) },
           stage1: hop(ref, p.leaf, shared, master.name, ttbr),
-          perm,
-          rights: formatPerm(perm),
-          access: accessOf(perm, master.defaultPrivileged),
+          ...grants(perm, master),
           memType: f.attributes(p.leaf.levelIndex, p.leaf.lo, p.leaf.hi).memType,
           live,
           owners: [
@@ -445,9 +442,7 @@ function regimePaths(
           phys: { start: pa, end: pa + (e - s) },
           stage1: hop(ref, p1.leaf, shared, master.name, ttbr),
           stage2: hop(s2!, p2.leaf, shared, master.name),
-          perm,
-          rights: formatPerm(perm),
-          access: accessOf(perm, master.defaultPrivileged),
+          ...grants(perm, master),
           memType: mem,
           live,
           owners: [

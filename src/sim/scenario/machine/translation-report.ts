@@ -22,7 +22,7 @@ import {
 import type { PageTable } from "../../../mmu/page-table.js";
 import { formatAttributes } from "../../../mmu/prot.js";
 import type { Tlb, TlbStats } from "../../../mmu/tlb.js";
-import { formatPerm, formatTlb } from "../../../mmu/tlb.js";
+import { entryFacts, formatTlb } from "../../../mmu/tlb.js";
 import { showSize } from "../format.js";
 import { fail } from "../../../base/errors.js";
 import type {
@@ -770,12 +770,7 @@ export function tlbDump(platform: Platform, device: string): TlbDump {
     tlb: tlb.name,
     text: formatTlb(tlb),
     entries: tlb.entries().map((e) => ({
-      va: e.va,
-      size: e.size,
-      pa: e.pa,
-      perm: formatPerm(e.perm),
-      asid: e.global ? null : e.asid,
-      vmid: e.vmid,
+      ...entryFacts(e),
       level: e.level,
       set: e.set,
       way: e.way,

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { parseScenario } from "../parse.js";
-import type { RunResult, StepResult } from "../run.js";
-import { runScenario } from "../run.js";
+import type { RunResult } from "../run.js";
+import { stepOf, stepScenarios } from "./steps.testutil.js";
 
 /**
  * A CPU, an SMMU with an active bank (dev0) and a bound but inactive one (dev1), and a
@@ -46,27 +45,12 @@ const SHARED = [
   "{ op: map, table: spare-pt, va: 0x2000_0000, pa: buf, size: 64K, prot: r }",
 ];
 
-function text(steps: readonly string[]): string {
-  return MACHINE + (steps.length > 0 ? steps.map((s) => `  - ${s}\n`).join("") : "  []\n");
-}
-
-function run(...steps: string[]): RunResult {
-  const r = parseScenario(text(steps), "g.yaml");
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
-  return runScenario(r.scenario);
-}
-
-/** The load errors as `line:col path: message`. */
-function errors(...steps: string[]): string[] {
-  const r = parseScenario(text(steps), "g.yaml");
-  if (r.ok) throw new Error("expected the scenario to be invalid");
-  return r.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`);
-}
+const { run, errors } = stepScenarios(MACHINE, "g.yaml");
 
 /** Each expectation as [step, passed, message]. */
 const expectations = (r: RunResult) =>
   r.expectations.list.map((e) => [e.step, e.passed, e.message] as const);
-const step = (r: RunResult, i: number): StepResult => r.steps[i]!;
+const step = stepOf;
 
 describe("who", () => {
   it("an exact expectation passes, and the output lists every path", () => {

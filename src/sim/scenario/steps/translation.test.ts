@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { BuiltMachine } from "../machine-module.js";
 import { PAGE_TABLE } from "../machine/translation.js";
 import { parseScenario } from "../parse.js";
-import type { RunResult, StepResult } from "../run.js";
+import type { RunResult } from "../run.js";
 import { runScenario } from "../run.js";
+import { stepOf, stepScenarios } from "./steps.testutil.js";
 
 const MACHINE = `version: 1
 name: t
@@ -40,26 +41,11 @@ const SHARED = [
   "{ op: map, table: dev-pt, va: 0x1000_0000, pa: buf, size: 1M, prot: rw }",
 ];
 
-function text(steps: readonly string[]): string {
-  return MACHINE + (steps.length > 0 ? steps.map((s) => `  - ${s}\n`).join("") : "  []\n");
-}
-
-function run(...steps: string[]): RunResult {
-  const r = parseScenario(text(steps), "t.yaml");
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
-  return runScenario(r.scenario);
-}
-
-/** The load errors as `line:col path: message`. */
-function errors(...steps: string[]): string[] {
-  const r = parseScenario(text(steps), "t.yaml");
-  if (r.ok) throw new Error("expected the scenario to be invalid");
-  return r.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`);
-}
+const { run, errors, text } = stepScenarios(MACHINE, "t.yaml");
 
 const failures = (r: RunResult) =>
   r.expectations.list.filter((e) => !e.passed).map((e) => e.message);
-const step = (r: RunResult, i: number): StepResult => r.steps[i]!;
+const step = stepOf;
 
 describe("map, access: the same bytes through two tables", () => {
   it("the CPU writes, the device reads; outputs say where and whether the TLB hit", () => {
