@@ -90,7 +90,8 @@ describe("hex, hexPad, hexRange", () => {
 
   it.each([
     [0x8000_0000, 0x1000, "0x80000000-0x80000fff"],
-    [0, 1, "0x0-0x0"],
+    [0, 1, "0x0"], // one byte: its address alone
+    [0, 2, "0x0-0x1"],
     [2 ** 40, 2 ** 30, "0x10000000000-0x1003fffffff"],
   ])("hexRange(%d, %d) = %s", (base, size, text) => {
     expect(hexRange(base, size)).toBe(text);

@@ -47,7 +47,7 @@ export function packageVersion(): string {
   return typeof pkg.version === "string" ? pkg.version : "0.0.0";
 }
 
-/** Parse `--seed`: a non-negative integer, decimal or 0x hex. */
+/** Parse `--seed` and `--at-step`: a non-negative integer, decimal or 0x hex. */
 function parseCount(value: string): number {
   const n = /^(?:0x[0-9a-f]+|[0-9]+)$/i.test(value.trim()) ? Number(value.trim()) : NaN;
   if (!Number.isSafeInteger(n) || n < 0)
