@@ -1,0 +1,3 @@
+export * from "./dev-attr.js";
+export * from "./device-tree.js";
+export * from "./driver.js";
