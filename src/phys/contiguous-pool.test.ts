@@ -46,8 +46,16 @@ describe("ContiguousPool (genalloc first fit)", () => {
   });
 
   it("model: no overlap, bytes accounted for, everything merges back", () => {
-    type Op = { kind: "alloc"; pages: number; alignOrder: number } | { kind: "free"; pick: number };
+    type Op =
+      | { kind: "alloc"; pages: number; alignOrder: number }
+      | { kind: "at"; page: number; pages: number }
+      | { kind: "free"; pick: number };
     const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("at" as const),
+        page: fc.integer({ min: 0, max: 520 }),
+        pages: fc.integer({ min: 1, max: 16 }),
+      }),
       fc.record({
         kind: fc.constant("alloc" as const),
         pages: fc.integer({ min: 1, max: 64 }),
@@ -81,6 +89,21 @@ describe("ContiguousPool (genalloc first fit)", () => {
                   const start = Math.ceil(ex.pa / align) * align;
                   expect(start + bytes).toBeGreaterThan(ex.pa + ex.size);
                 }
+              }
+            } else if (o.kind === "at") {
+              // allocAt succeeds exactly when the range is inside the pool and free.
+              const pa = base + o.page * 4 * K;
+              const bytes = o.pages * 4 * K;
+              const inside = pa + bytes <= base + size;
+              const free = m.live.every((a) => pa + bytes <= a.key || a.key + a.asked <= pa);
+              const before = JSON.stringify(p.freeExtents());
+              if (inside && free) {
+                const got = p.allocAt(pa, bytes);
+                expect(got).toBe(pa);
+                m.live.push({ key: got, asked: bytes, chunks: [{ pa: got, size: bytes }] });
+              } else {
+                expectCode(() => p.allocAt(pa, bytes), inside ? "EBUSY" : "EINVAL");
+                expect(JSON.stringify(p.freeExtents())).toBe(before);
               }
             } else if (m.live.length > 0) {
               const [v] = m.live.splice(o.pick % m.live.length, 1);

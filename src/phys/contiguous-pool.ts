@@ -68,6 +68,30 @@ export class ContiguousPool {
     );
   }
 
+  /**
+   * Allocate exactly `[pa, pa+size)` (genalloc's `gen_pool_alloc_algo` with a fixed-offset fit).
+   * EINVAL for a range outside the pool or not 4 KiB-aligned; EBUSY if any of it is allocated.
+   */
+  allocAt(pa: number, size: number): PhysAddr {
+    checkRequest(this.name, size, MIN_CHUNK);
+    if (pa % MIN_CHUNK !== 0 || pa < this.base || pa + size > this.base + this.size)
+      fail(
+        "EINVAL",
+        `${this.name}: ${hexRange(pa, size)} is not a 4 KiB-aligned range inside ${hexRange(this.base, this.size)}`,
+      );
+    const i = this.extents.findIndex((e) => e.start <= pa && pa + size <= e.start + e.size);
+    if (i < 0) fail("EBUSY", `${this.name}: ${hexRange(pa, size)} is (partly) allocated`);
+    const e = this.extents[i]!;
+    const replace = [
+      { start: e.start, size: pa - e.start },
+      { start: pa + size, size: e.start + e.size - (pa + size) },
+    ].filter((x) => x.size > 0);
+    this.extents.splice(i, 1, ...replace);
+    this.allocated.set(pa, size);
+    this.free_ -= size;
+    return pa as PhysAddr;
+  }
+
   /** Free the allocation starting at `pa`. EINVAL (and no change) if there is none. */
   free(pa: PhysAddr | number): void {
     const size = this.allocated.get(pa);
