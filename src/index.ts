@@ -14,4 +14,5 @@ export * from "./base/index.js";
 export * from "./phys/index.js";
 export * from "./mmu/index.js";
 export * from "./devices/index.js";
+export * from "./vcm/index.js";
 export * from "./sim/index.js";
