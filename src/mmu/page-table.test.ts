@@ -123,6 +123,31 @@ describe("PageTable: the Linux io-pgtable selftest sequence (arm_lpae_run_tests)
   });
 });
 
+describe("PageTable: walks that start inside a 16-copy leaf", () => {
+  it("report the 64K large page or 16M supersection once, at its base, from its first copy", () => {
+    const { table } = setup(createV7sFormat());
+    table.map(0x1_0000, 0x9000_0000, 64 * K, RW);
+    table.map(0x100_0000, 0xa000_0000, 16 * M, RW);
+    const seen: Array<[number, number, number, number]> = [];
+    const leafOf = (start: number, end: number) => {
+      seen.length = 0;
+      table.walk({ leaf: (l) => void seen.push([l.va, l.size, l.pa, l.descAddr]) }, start, end);
+      return [...seen];
+    };
+    const whole = leafOf(0, 2 ** 32);
+    expect(whole.map((l) => [l[0], l[1], l[2]])).toEqual([
+      [0x1_0000, 64 * K, 0x9000_0000],
+      [0x100_0000, 16 * M, 0xa000_0000],
+    ]);
+    // Inside each leaf, past its first copy: the same leaf, once, with its first descriptor.
+    expect(leafOf(0x1_5000, 0x1_6000)).toEqual([whole[0]]);
+    expect(leafOf(0x1_5000, 0x200_0000)).toEqual(whole);
+    expect(leafOf(0x180_0000, 0x190_0000)).toEqual([whole[1]]);
+    expect(table.mappedBytes(0x1_1000, 0x1_2000)).toBe(0x1000);
+    expect(table.mappedBytes(0x180_0000, 0x200_0000)).toBe(8 * M);
+  });
+});
+
 describe("PageTable: checks and errors", () => {
   const format = createLpaeFormat({ stage: 1, granule: 4096, ias: 39, oas: 40 });
 

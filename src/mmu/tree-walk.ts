@@ -135,7 +135,32 @@ function walkLevel(
     } else if (kind === DESC_LEAF) {
       const size = leafSizeOf(format, g, li, lo, hi);
       const copies = size / span;
-      if (copies > 1 && Math.floor(va / size) * size !== va) continue; // not the first copy
+      const base = copies > 1 ? Math.floor(va / size) * size : va;
+      if (base !== va) {
+        // A later copy of a 16-copy leaf: reported once, by its first copy — here only when the
+        // walk began past that copy (a range starting inside the leaf).
+        const firstIdx0 = i - (va - base) / span;
+        if (firstIdx0 >= firstIdx) continue;
+        const firstAddr = table + firstIdx0 * g.descBytes;
+        const off = (firstAddr >>> 0) & 4095;
+        const fw = words(firstAddr - off);
+        const flo = fw[off >>> 2]!;
+        const fhi = wide ? fw[(off >>> 2) + 1]! : 0;
+        decodeDescriptor(format, g, li, flo, fhi);
+        v.leaf?.({
+          levelIndex: li,
+          level: info.level,
+          va: base,
+          size,
+          pa: decoded.next,
+          descAddr: firstAddr,
+          lo: flo,
+          hi: fhi,
+          copies,
+        });
+        i = firstIdx0 + copies - 1; // past its other copies
+        continue;
+      }
       v.leaf?.({
         levelIndex: li,
         level: info.level,

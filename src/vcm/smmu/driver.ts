@@ -562,19 +562,10 @@ export class SmmuDev {
       );
   }
 
-  /**
-   * The leaves meeting `[va, va+len)`. The walker shows a 16-copy leaf (large page,
-   * supersection) only when the walk reaches its first copy, so the walk starts at the 16 MiB
-   * boundary below `va`.
-   */
+  /** The leaves meeting `[va, va+len)` (a 16-copy leaf once, though the range starts inside it). */
   private leavesIn(va: number, len: number): LeafVisit[] {
     const out: LeafVisit[] = [];
-    const end = va + len;
-    this.fl.walk(
-      { leaf: (l) => void (l.va < end && va < l.va + l.size && out.push({ ...l })) },
-      va - (va % (16 * M)),
-      end,
-    );
+    this.fl.walk({ leaf: (l) => void out.push({ ...l }) }, va, va + len);
     return out;
   }
 }
