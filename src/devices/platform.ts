@@ -36,6 +36,7 @@ import type { AllocOptions, PhysAllocation, TargetSpec } from "../phys/target.js
 import { MemoryTarget } from "../phys/target.js";
 import type { Device } from "./registry.js";
 import { OwnerRegistry } from "./graph/owners.js";
+import { ReverseIndexes } from "./graph/reverse-index.js";
 import { DeviceRegistry } from "./registry.js";
 
 declare module "../base/events.js" {
@@ -69,6 +70,8 @@ export class Platform {
   readonly registry = new DeviceRegistry();
   /** What the systems built, labelled so that every path to memory names it (the graph's). */
   readonly owners = new OwnerRegistry();
+  /** The platform graph's reverse indexes of the page tables it was asked about. */
+  readonly indexes = new ReverseIndexes();
   private readonly targetsByName = new Map<string, MemoryTarget>();
   private readonly io = new Map<string, IoHandler>();
   private allocationIds = 1;

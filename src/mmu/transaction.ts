@@ -51,6 +51,31 @@ export interface LeafChange {
   readonly after: LeafState | null;
 }
 
+/**
+ * A {@link LeafState} as a change record carries it: `perm` is decoded when first read (most
+ * listeners — reverse indexes, residency — never ask, and decoding is most of a record's cost).
+ */
+class RecordedLeaf implements LeafState {
+  private perm_ = -1;
+
+  constructor(
+    private readonly format: PageTableFormat,
+    private readonly li: number,
+    readonly pa: number,
+    readonly lo: number,
+    readonly hi: number,
+  ) {}
+
+  get perm(): number {
+    if (this.perm_ < 0) this.perm_ = this.format.perm(this.li, this.lo, this.hi);
+    return this.perm_;
+  }
+
+  toJSON(): { pa: number; lo: number; hi: number; perm: number } {
+    return { pa: this.pa, lo: this.lo, hi: this.hi, perm: this.perm };
+  }
+}
+
 /** Fields per change record: va, size, li, then pa/lo/hi before and after (pa -1: none). */
 const REC = 9;
 
@@ -206,8 +231,7 @@ export class TableTransaction {
   }
 
   private state(li: number, pa: number, lo: number, hi: number): LeafState | null {
-    if (pa < 0) return null;
-    return { pa, lo, hi, perm: this.format.perm(li, lo, hi) };
+    return pa < 0 ? null : new RecordedLeaf(this.format, li, pa, lo, hi);
   }
 
   private changes(merge: boolean): LeafChange[] {

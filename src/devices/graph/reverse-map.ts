@@ -28,6 +28,7 @@ import type { AnyPageTable, LeafVisit } from "../../mmu/page-table.js";
 import type { TableMemory, TableRoot } from "../../mmu/table-memory.js";
 import { Stage2TableMemory } from "../../mmu/table-memory.js";
 import { walkRoot } from "../../mmu/tree-walk.js";
+import type { ReverseIndexes, TableIndex } from "./reverse-index.js";
 import { formatPerm } from "../../mmu/tlb.js";
 import { hex } from "../../base/address.js";
 import type { BusMaster } from "../bus-master.js";
@@ -150,6 +151,8 @@ function nestedMemory(stage2: TableRoot): TableMemory {
 /** Per query: each distinct table root is walked at most once per set of output ranges. */
 class Inverter {
   private readonly cache = new Map<TableMemory, Map<number, Map<string, Piece[]>>>();
+
+  constructor(private readonly indexes: ReverseIndexes) {}
   private readonly nested = new Map<TableMemory, Map<number, TableMemory>>();
 
   /** A nested stage-1 root as its walk reads it: through `stage2` (one memory per stage 2). */
@@ -162,8 +165,11 @@ class Inverter {
     return { format: stage1.format, memory, root: stage1.root };
   }
 
-  /** The pieces of the leaves of `root` whose output meets one of `ranges` (sorted, disjoint). */
-  invert(root: TableRoot, ranges: readonly Range[]): Piece[] {
+  /**
+   * The pieces of the leaves of `root` whose output meets one of `ranges` (sorted, disjoint):
+   * from the table's reverse index when `table` is the page table at `root`, else by a walk.
+   */
+  invert(root: TableRoot, ranges: readonly Range[], table?: AnyPageTable): Piece[] {
     let byRoot = this.cache.get(root.memory);
     if (byRoot === undefined)
       this.cache.set(root.memory, (byRoot = new Map<number, Map<string, Piece[]>>()));
@@ -176,27 +182,59 @@ class Inverter {
     if (ranges.length > 0) {
       const lo = ranges[0]![0];
       const hi = ranges[ranges.length - 1]![1];
-      walkRoot(root, {
-        leaf: (l) => {
-          const a = l.pa;
-          const b = l.pa + l.size;
-          if (b <= lo || a >= hi) return;
-          for (const [s, e] of ranges) {
-            const start = Math.max(a, s);
-            const end = Math.min(b, e);
-            if (start < end)
-              pieces.push({
-                inStart: l.va + (start - a),
-                outStart: start,
-                size: end - start,
-                leaf: l,
-              });
-          }
-        },
-      });
+      const cut = (l: LeafVisit) => {
+        const a = l.pa;
+        const b = l.pa + l.size;
+        if (b <= lo || a >= hi) return;
+        for (const [s, e] of ranges) {
+          const start = Math.max(a, s);
+          const end = Math.min(b, e);
+          if (start < end)
+            pieces.push({
+              inStart: l.va + (start - a),
+              outStart: start,
+              size: end - start,
+              leaf: l,
+            });
+        }
+      };
+      const ix =
+        table !== undefined && table.root === root.root ? this.indexes.of(table) : undefined;
+      const leaves = ix === undefined ? undefined : this.fromIndex(root, ix, lo, hi);
+      if (leaves !== undefined) for (const l of leaves) cut(l);
+      else walkRoot(root, { leaf: cut });
     }
     byRanges.set(key, pieces);
     return pieces;
+  }
+
+  /**
+   * The leaves the index gives for `[lo, hi)`, each read from memory (for its descriptor's
+   * address, and to check the index: one that differs — a raw write behind the table's back —
+   * rebuilds the index and answers again).
+   */
+  private fromIndex(root: TableRoot, ix: TableIndex, lo: number, hi: number): LeafVisit[] {
+    for (let attempt = 0; ; attempt++) {
+      const out: LeafVisit[] = [];
+      let stale = false;
+      for (const l of ix.leavesIn(lo, hi)) {
+        let seen: LeafVisit | undefined;
+        walkRoot(root, { leaf: (v) => void (seen = v) }, l.va, l.va + 1);
+        if (
+          seen === undefined ||
+          seen.pa !== l.pa ||
+          seen.size !== l.size ||
+          seen.lo !== l.lo ||
+          seen.hi !== l.hi
+        ) {
+          stale = true;
+          break;
+        }
+        out.push(seen);
+      }
+      if (!stale || attempt > 0) return out;
+      ix.rebuild();
+    }
   }
 }
 
@@ -216,10 +254,12 @@ function mergeRanges(ranges: Range[]): Range[] {
 interface TableRef {
   readonly root: TableRoot;
   readonly name: string;
+  /** The page table behind the root, when a regime tracks one (it can be indexed). */
+  readonly table: AnyPageTable | undefined;
 }
 
 function tableRef(root: TableRoot, table: AnyPageTable | undefined): TableRef {
-  return { root, name: table?.name ?? hex(root.root) };
+  return { root, name: table?.name ?? hex(root.root), table };
 }
 
 function tableKey(root: TableRoot): string {
@@ -269,7 +309,7 @@ export function whoReaches(
   end: number,
   options: { readonly onlyLive?: boolean } = {},
 ): ReachPath[] {
-  const inverter = new Inverter();
+  const inverter = new Inverter(platform.indexes);
   const regimes: MasterRegime[] = [];
   const paths: ReachPath[] = [];
   const owners = platform.owners;
@@ -357,7 +397,8 @@ function regimePaths(
     return out;
   }
   // Stage 2 first: the IPAs of the range (or, alone, the inputs themselves).
-  const s2Pieces = s2 !== undefined ? inverter.invert(s2.root, [[start, end]]) : undefined;
+  const s2Pieces =
+    s2 !== undefined ? inverter.invert(s2.root, [[start, end]], s2.table) : undefined;
   const splitOf = (ttbr: "ttbr0" | "ttbr1"): Range =>
     r.split === undefined ? [0, Infinity] : ttbr === "ttbr0" ? [0, r.split] : [r.split, Infinity];
   if (stage1.length === 0) {
@@ -385,7 +426,7 @@ function regimePaths(
   for (const { ref, ttbr } of stage1) {
     const [lo, hi] = splitOf(ttbr);
     if (s2Pieces === undefined) {
-      for (const p of inverter.invert(ref.root, [[start, end]])) {
+      for (const p of inverter.invert(ref.root, [[start, end]], ref.table)) {
         const s = Math.max(p.inStart, lo);
         const e = Math.min(p.inStart + p.size, hi);
         if (s >= e) continue;

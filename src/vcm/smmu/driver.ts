@@ -44,7 +44,7 @@
  *   ENODEV (the C `struct smmu_dev` is freed); `name` and `context` stay readable.
  */
 import { hex, hexRange } from "../../base/address.js";
-import { fail } from "../../base/errors.js";
+import { fail, MemweaveError } from "../../base/errors.js";
 import { formatSize } from "../../base/size.js";
 import { AccessFaultError } from "../../devices/bus-master.js";
 import type { FaultResolution } from "../../devices/bus-master.js";
@@ -419,17 +419,16 @@ export class SmmuDev {
     if ((rights & (PROT.READ | PROT.WRITE)) === 0)
       fail("EINVAL", `${op}: ${this.what}: rights ${hex(rights)} grant neither read nor write`);
     const prot = rights | devAttrProt(attr);
-    const there = this.leavesIn(va, len);
-    const first = there[0];
-    if (first !== undefined) {
-      if (there.length > 1 || first.va !== va || first.size !== len || first.pa !== pa)
-        fail(
-          "EEXIST",
-          `${op}: ${this.what}: ${hexRange(va, len)} meets the mapping ${describeLeaf(first)}`,
-        );
-      this.fl.protect(va, len, prot);
-    } else {
+    // The table refuses a range that meets a mapping (EEXIST, changing nothing); then the same
+    // mapping again replaces its attributes, and anything else is EEXIST naming what is there.
+    try {
       this.fl.map(va, pa, len, prot);
+    } catch (e) {
+      if (!(e instanceof MemweaveError) || e.code !== "EEXIST") throw e;
+      const t = this.fl.translate(va);
+      if (t !== undefined && t.va === va && t.size === len && t.base === pa)
+        this.fl.protect(va, len, prot);
+      else this.exists(op, va, len);
     }
     this.attrs.set(va, { len, pa, attr });
   }
@@ -444,14 +443,18 @@ export class SmmuDev {
     this.checkLive(op);
     this.checkUpdating(op);
     this.checkRange(op, va, len, "va");
-    const there = this.leavesIn(va, len);
-    const first =
-      there[0] ?? fail("ENOENT", `${op}: ${this.what}: nothing is mapped at ${hexRange(va, len)}`);
-    if (there.length > 1 || first.va !== va || first.size !== len)
+    const t = this.fl.translate(va);
+    if (t === undefined || t.va !== va || t.size !== len) {
+      // The error path: what is there, for the message.
+      const there = this.leavesIn(va, len);
+      const first =
+        there[0] ??
+        fail("ENOENT", `${op}: ${this.what}: nothing is mapped at ${hexRange(va, len)}`);
       fail(
         "EINVAL",
         `${op}: ${this.what}: the mapping at ${hexRange(va, len)} is ${describeLeaf(first)}, not one of ${formatSize(len)} at ${hex(va)}`,
       );
+    }
     this.fl.unmap(va, len);
     this.attrs.delete(va);
   }
@@ -560,6 +563,15 @@ export class SmmuDev {
         `${op}: ${this.what}: ${field} ${hexRange(addr, len)} is beyond 32 bits`,
         field,
       );
+  }
+
+  /** EEXIST naming the first mapping `[va, va+len)` meets. */
+  private exists(op: string, va: number, len: number): never {
+    const first = this.leavesIn(va, len)[0]!;
+    fail(
+      "EEXIST",
+      `${op}: ${this.what}: ${hexRange(va, len)} meets the mapping ${describeLeaf(first)}`,
+    );
   }
 
   /** The leaves meeting `[va, va+len)` (a 16-copy leaf once, though the range starts inside it). */
