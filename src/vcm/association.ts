@@ -9,13 +9,17 @@
  *
  * Decisions (v3 `vcm.c` is followed where it has code; the rest is documented here):
  * - activate: EBUSY if already active; for a device VCM, EBUSY if the context instance is
- *   active already (through another VCM: one context runs one VCM at a time), ENODEV if the
- *   context instance was freed or has no SMMU. Activation programs the device with the VCM's
+ *   active already (through another VCM: one context runs one VCM at a time) or still holds
+ *   another VCM's mappings (they stay until that association is deassociated), ENODEV if the
+ *   context instance was freed or has no SMMU, EINVAL if a mapping it makes live would be a
+ *   mismatched alias (as for vcm_back). Activation programs the device with the VCM's
  *   mappings: backed reservations the device does not have yet (it was associated after they
  *   were backed, or the VCM is a clone) are mapped into it first — so every backed reservation
  *   translates through every active associated device. For a prebuilt VCM, activation loads the
  *   VCM's table into the CPU (TTBR1 for the kernel, TTBR0 for the user address space: a
- *   context switch) unless it is loaded already. A one-to-one device needs nothing programmed.
+ *   context switch) unless it is loaded already; EBUSY while another VCM's association is
+ *   active on that TTBR of the CPU (its table would be switched out under it). A one-to-one
+ *   device needs nothing programmed.
  * - deactivate: ENOENT if not active (v3). A context instance is deactivated (its SMMU context
  *   faults from then on); a CPU keeps its table (the VMM's mappings are always live).
  * - deassoc: EBUSY while active; a device VCM's mappings are removed from the device, so the
@@ -86,7 +90,7 @@ export class Association {
   setAttr(attr: number): void {
     this.check("vcm_set_assoc_attr");
     if (this.active_) fail("EBUSY", `vcm_set_assoc_attr: ${this.name} is active`);
-    checkAssocAttr(attr);
+    checkAssocAttr(attr, `vcm_set_assoc_attr: ${this.name}`);
     this.vcm.checkAssocFor(this.device, attr, "vcm_set_assoc_attr");
     this.attr_ = attr;
   }

@@ -135,6 +135,11 @@ function hexAttr(attr: number): string {
   return "0x" + (attr >>> 0).toString(16);
 }
 
+/** `"vcm_reserve: dev: "` in front of a message, or nothing. */
+function at(context: string | undefined): string {
+  return context === undefined ? "" : `${context}: `;
+}
+
 function checkWord(what: string, attr: number, bits: number): void {
   if (!Number.isInteger(attr) || attr < 0 || attr > 0xffff_ffff)
     fail("EINVAL", `${what} ${String(attr)} is not a 32-bit attribute word`);
@@ -146,17 +151,21 @@ function checkWord(what: string, attr: number, bits: number): void {
     );
 }
 
-/** Check a reservation attribute word (EINVAL naming what is wrong). */
-export function checkResAttr(attr: number): void {
-  checkWord("reservation attribute", attr, RES_BITS);
+/**
+ * Check a reservation attribute word (EINVAL naming what is wrong; `context`, e.g.
+ * `"vcm_reserve: dev"`, leads the message).
+ */
+export function checkResAttr(attr: number, context?: string): void {
+  const what = `${at(context)}reservation attribute`;
+  checkWord(what, attr, RES_BITS);
   const policy = attr & VCM_CACHE_POLICY;
   if (policy > VCM_WT)
-    fail("EINVAL", `reservation attribute ${hexAttr(attr)}: cache policy ${policy} is not defined`);
+    fail("EINVAL", `${what} ${hexAttr(attr)}: cache policy ${policy} is not defined`);
   const order = (attr >>> VCM_ALIGN_SHIFT) & VCM_ALIGN_MASK;
   if (order !== 0 && (order < 12 || order > 30))
     fail(
       "EINVAL",
-      `reservation attribute ${hexAttr(attr)}: alignment order ${order} is outside 12 (4K) .. 30 (1G)`,
+      `${what} ${hexAttr(attr)}: alignment order ${order} is outside 12 (4K) .. 30 (1G)`,
     );
 }
 
@@ -173,13 +182,13 @@ export function resMemType(attr: number): MemType {
 
 /**
  * The {@link PROT} bits of a reservation's mappings. EINVAL when the attributes grant neither
- * read nor write (nothing could be mapped).
+ * read nor write (nothing could be mapped); `context` leads the message.
  */
-export function resProt(attr: number): number {
+export function resProt(attr: number, context?: string): number {
   if ((attr & (VCM_READ | VCM_WRITE)) === 0)
     fail(
       "EINVAL",
-      `reservation attribute ${hexAttr(attr)} grants neither VCM_READ nor VCM_WRITE: nothing to map`,
+      `${at(context)}reservation attribute ${hexAttr(attr)} grants neither VCM_READ nor VCM_WRITE: nothing to map`,
     );
   let prot = 0;
   if (attr & VCM_READ) prot |= PROT.READ;
@@ -220,15 +229,15 @@ export interface PhysRequest {
   readonly align: number | undefined;
 }
 
-/** Decode a physical allocation attribute word (EINVAL naming a bad bit). */
-export function physRequest(attr: number): PhysRequest {
-  checkWord("physical allocation attribute", attr, PHYS_BITS);
+/** Decode a physical allocation attribute word (EINVAL naming a bad bit; `context` leads). */
+export function physRequest(attr: number, context?: string): PhysRequest {
+  checkWord(`${at(context)}physical allocation attribute`, attr, PHYS_BITS);
   const field = (attr & VCM_PHYS_ALIGN_MASK) >>> VCM_PHYS_ALIGN_SHIFT;
   const order = field + 12;
   if (order > 30)
     fail(
       "EINVAL",
-      `physical allocation attribute ${hexAttr(attr)}: alignment 2^${order} is beyond 1G`,
+      `${at(context)}physical allocation attribute ${hexAttr(attr)}: alignment 2^${order} is beyond 1G`,
     );
   const sel = attr & VCM_PAGE_SEL_MASK;
   let sizes: number[] | undefined;
@@ -263,13 +272,16 @@ export function describePhysAttr(attr: number): string {
   return parts.length > 0 ? parts.join("|") : "0";
 }
 
-/** Check an association attribute word (EINVAL naming a bad bit; low and high exclude). */
-export function checkAssocAttr(attr: number): void {
-  checkWord("association attribute", attr, ASSOC_BITS);
+/**
+ * Check an association attribute word (EINVAL naming a bad bit; low and high exclude;
+ * `context` leads the message).
+ */
+export function checkAssocAttr(attr: number, context?: string): void {
+  checkWord(`${at(context)}association attribute`, attr, ASSOC_BITS);
   if (attr & VCM_USE_HIGH_BASE && attr & VCM_USE_LOW_BASE)
     fail(
       "EINVAL",
-      `association attribute ${hexAttr(attr)} asks for both VCM_USE_HIGH_BASE and VCM_USE_LOW_BASE`,
+      `${at(context)}association attribute ${hexAttr(attr)} asks for both VCM_USE_HIGH_BASE and VCM_USE_LOW_BASE`,
     );
 }
 

@@ -200,6 +200,17 @@ export class VcmManager implements PhysmemHost {
     this.names.delete(name);
   }
 
+  /**
+   * @internal Give back a name a refused call took, so that the call changes nothing: an
+   * automatic name (the last of its prefix) is handed out again next time.
+   */
+  untakeName(name: string, automatic: boolean): void {
+    this.names.delete(name);
+    if (automatic)
+      for (const [prefix, n] of this.counters)
+        if (name === `${prefix}${n - 1}`) this.counters.set(prefix, n - 1);
+  }
+
   private check(what: string): void {
     if (this.destroyed) fail("EINVAL", `${what}: the VCM manager was destroyed`);
   }
@@ -231,17 +242,23 @@ export class VcmManager implements PhysmemHost {
         `vcm_create: length ${String(len)} is not at least vcm_get_min_page_size() (${VCM_MIN_PAGE_SIZE}) within the address space`,
       );
     const oneToOne = this.physicalRegions().some((r) => r.base === start && r.size === len);
-    return this.made(
-      new Vcm(
+    const vcmName = this.takeName(name, "vcm", "vcm_create");
+    let vcm: Vcm;
+    try {
+      vcm = new Vcm(
         this,
-        this.takeName(name, "vcm", "vcm_create"),
+        vcmName,
         oneToOne ? "one-to-one" : "device",
         start,
         len,
         oneToOne ? [VCM_MIN_PAGE_SIZE] : SMMU_MAP_SIZES,
         undefined,
-      ),
-    );
+      );
+    } catch (e) {
+      this.untakeName(vcmName, name === undefined);
+      throw e;
+    }
+    return this.made(vcm);
   }
 
   /** The physical ranges a one-to-one VCM may stand for. */
@@ -328,18 +345,21 @@ export class VcmManager implements PhysmemHost {
    */
   clone(src: Vcm, name?: string): Vcm {
     this.check("vcm_clone");
+    src.check("vcm_clone");
     const cloneName = this.takeName(name, "vcm", "vcm_clone");
     const names = [cloneName];
-    const table =
-      src.table === undefined
-        ? undefined
-        : new PageTable(src.table.format, this.tableMemory, {
-            name: `${cloneName}.pt`,
-            bus: this.platform.bus,
-          });
-    const vcm = new Vcm(this, cloneName, src.type, src.startAddr, src.len, src.pageSizes, table);
+    let table: AnyPageTable | undefined;
+    let vcm: Vcm;
     let copies: Reservation[];
     try {
+      table =
+        src.table === undefined
+          ? undefined
+          : new PageTable(src.table.format, this.tableMemory, {
+              name: `${cloneName}.pt`,
+              bus: this.platform.bus,
+            });
+      vcm = new Vcm(this, cloneName, src.type, src.startAddr, src.len, src.pageSizes, table);
       const boundOf = new Map<Bound, Bound>();
       for (const b of src.bounds()) {
         const nb = vcm.boundAt(
@@ -363,11 +383,11 @@ export class VcmManager implements PhysmemHost {
       if (table !== undefined)
         mapAll(
           [tableTarget(table)],
-          copies.filter((c) => c.physmem_).map((c) => this.jobOf(c, c.physmem_!)),
+          copies.filter((c) => c.physmem_).map((c) => this.jobOf(c, c.physmem_!, "vcm_clone")),
         );
     } catch (e) {
       table?.destroy();
-      for (const n of names) this.forgetName(n);
+      for (const n of names.reverse()) this.untakeName(n, n !== name);
       throw e;
     }
     this.made(vcm);
@@ -376,7 +396,7 @@ export class VcmManager implements PhysmemHost {
       if (c.physmem_ === undefined) continue;
       c.physmem_.backers.add(c);
       if (table !== undefined) {
-        this.countPages(vcm, this.jobOf(c, c.physmem_));
+        this.countPages(vcm, this.jobOf(c, c.physmem_, "vcm_clone"));
         this.labelMapped(c, [table]);
       } else if (vcm.type === "one-to-one") this.labelMapped(c, []);
     }
@@ -399,6 +419,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_unreserve`: EBUSY while backed. */
   unreserve(res: Reservation): void {
+    res.check("vcm_unreserve");
     res.vcm.check("vcm_unreserve");
     if (res.physmem_ !== undefined)
       fail("EBUSY", `vcm_unreserve: ${res.name} is backed by ${res.physmem_.name}`);
@@ -415,11 +436,11 @@ export class VcmManager implements PhysmemHost {
   }
 
   /** The mapping job of `res` backed by `physmem` (its device address must be known). */
-  private jobOf(res: Reservation, physmem: Physmem, attr = res.attr_): MapJob {
+  private jobOf(res: Reservation, physmem: Physmem, what: string, attr = res.attr_): MapJob {
     return {
       res,
       pieces: res.pieces(physmem, res.devAddr_!),
-      prot: resProt(attr),
+      prot: resProt(attr, `${what}: ${res.name}`),
       devAttr: devAttrOf(attr),
     };
   }
@@ -436,6 +457,7 @@ export class VcmManager implements PhysmemHost {
    * is inactive. EBUSY: already backed (v3: "TBD if you vcm_back again what happens?").
    */
   back(res: Reservation, physmem: Physmem): void {
+    res.check("vcm_back");
     const vcm = res.vcm;
     vcm.check("vcm_back");
     physmem.check("vcm_back");
@@ -463,10 +485,10 @@ export class VcmManager implements PhysmemHost {
       res.devAddr_ = seg.pa;
       this.labelMapped(res, []);
     } else {
-      const job = this.jobOf(res, physmem);
+      const job = this.jobOf(res, physmem, "vcm_back");
       this.checkAliases(res, physmem, resMemType(res.attr_), "vcm_back");
       mapAll(targetsOf(vcm), [job]);
-      this.countPages(vcm, job, vcm.associations_.length);
+      this.countPages(vcm, job, targetsOf(vcm).length);
       this.labelMapped(
         res,
         targetsOf(vcm).map((t) => t.table),
@@ -489,12 +511,14 @@ export class VcmManager implements PhysmemHost {
    * inactive (the header: "each association must be active").
    */
   unback(res: Reservation): void {
+    res.check("vcm_unback");
     const vcm = res.vcm;
     vcm.check("vcm_unback");
     const physmem = res.physmem_;
     if (physmem === undefined) fail("EINVAL", `vcm_unback: ${res.name} is not backed`);
     this.checkAssociations(vcm, "vcm_unback");
-    if (vcm.type !== "one-to-one") unmapAll(targetsOf(vcm), [this.jobOf(res, physmem)]);
+    if (vcm.type !== "one-to-one")
+      unmapAll(targetsOf(vcm), [this.jobOf(res, physmem, "vcm_unback")]);
     else res.devAddr_ = undefined;
     this.unlabel(res);
     res.physmem_ = undefined;
@@ -510,8 +534,9 @@ export class VcmManager implements PhysmemHost {
    * reservation: EINVAL if its device address does not meet the new alignment.
    */
   setResAttr(res: Reservation, attr: number): void {
+    res.check("vcm_set_res_attr");
     res.vcm.check("vcm_set_res_attr");
-    checkResAttr(attr);
+    checkResAttr(attr, `vcm_set_res_attr: ${res.name}`);
     const align = resAlignment(attr);
     if (align !== undefined && res.devAddr_ !== undefined && res.devAddr_ % align !== 0)
       fail(
@@ -521,7 +546,7 @@ export class VcmManager implements PhysmemHost {
     const physmem = res.physmem_;
     if (physmem !== undefined && res.vcm.type !== "one-to-one") {
       this.checkAssociations(res.vcm, "vcm_set_res_attr");
-      const job = this.jobOf(res, physmem, attr);
+      const job = this.jobOf(res, physmem, "vcm_set_res_attr", attr);
       if (resMemType(attr) !== resMemType(res.attr_))
         this.checkAliases(res, physmem, resMemType(attr), "vcm_set_res_attr");
       protectAll(targetsOf(res.vcm), job, {
@@ -635,6 +660,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_activate` (see {@link Association}'s decisions). */
   activate(a: Association): void {
+    a.check("vcm_activate");
     const vcm = a.vcm;
     vcm.check("vcm_activate");
     if (a.active_) fail("EBUSY", `vcm_activate: ${a.name} is active already (double activate)`);
@@ -645,6 +671,18 @@ export class VcmManager implements PhysmemHost {
         fail("ENODEV", `vcm_activate: context instance ${dev.name} is bound to no SMMU`);
       if (dev.isActive())
         fail("EBUSY", `vcm_activate: ${dev.name} is active already (through another VCM)`);
+      const holder = this.vcms_
+        .flatMap((v) => v.associations_)
+        .find((o) => o !== a && o.device === dev && o.programmed);
+      if (holder)
+        fail(
+          "EBUSY",
+          `vcm_activate: ${dev.name} still holds ${holder.vcm.name}'s mappings (${holder.name}); deassociate that first`,
+        );
+      // The context's mappings become live: none may alias memory mapped otherwise.
+      for (const r of vcm.reservations())
+        if (r.physmem_ !== undefined)
+          this.checkAliases(r, r.physmem_, resMemType(r.attr_), "vcm_activate");
       const programNow = !a.programmed;
       if (programNow) this.program(a);
       try {
@@ -653,7 +691,17 @@ export class VcmManager implements PhysmemHost {
         if (programNow) this.unprogram(a);
         throw e;
       }
-    } else if (dev instanceof Cpu) this.loadCpu(vcm, dev);
+    } else if (dev instanceof Cpu) {
+      const other = this.vcms_
+        .flatMap((v) => v.associations_)
+        .find((o) => o.vcm !== vcm && o.device === dev && o.active_ && o.vcm.type === vcm.type);
+      if (other)
+        fail(
+          "EBUSY",
+          `vcm_activate: ${dev.name}'s ${vcm.type === "ext-kernel" ? "TTBR1" : "TTBR0"} runs ${other.vcm.name} (${other.name}); deactivate that first`,
+        );
+      this.loadCpu(vcm, dev);
+    }
     a.active_ = true;
     this.platform.bus.emit("vcm.activate", { avcm: a.name });
   }
@@ -661,8 +709,7 @@ export class VcmManager implements PhysmemHost {
   /** Map a device VCM's backed reservations into the association's device, all or nothing. */
   private program(a: Association): void {
     const backed = a.vcm.reservations().filter((r) => r.physmem_ !== undefined);
-    for (const r of backed) this.checkAliases(r, r.physmem_!, resMemType(r.attr_), "vcm_activate");
-    const jobs = backed.map((r) => this.jobOf(r, r.physmem_!));
+    const jobs = backed.map((r) => this.jobOf(r, r.physmem_!, "vcm_activate"));
     const target = targetOfAssociation(a);
     mapAll([target], jobs);
     for (const j of jobs) {
@@ -678,7 +725,7 @@ export class VcmManager implements PhysmemHost {
     const target = targetOfAssociation(a);
     unmapAll(
       [target],
-      backed.map((r) => this.jobOf(r, r.physmem_!)),
+      backed.map((r) => this.jobOf(r, r.physmem_!, "vcm_deassoc")),
     );
     for (const r of backed) this.unlabel(r, target.table);
     a.programmed = false;
@@ -715,6 +762,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_deactivate`: ENOENT if not active. */
   deactivate(a: Association): void {
+    a.check("vcm_deactivate");
     a.vcm.check("vcm_deactivate");
     if (!a.active_) fail("ENOENT", `vcm_deactivate: ${a.name} is not active`);
     if (a.device instanceof SmmuDev && a.device.isActive()) a.device.deactivate();
@@ -724,6 +772,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_deassoc`: EBUSY while active. */
   deassoc(a: Association): void {
+    a.check("vcm_deassoc");
     a.vcm.check("vcm_deassoc");
     if (a.active_) fail("EBUSY", `vcm_deassoc: ${a.name} is still active`);
     if (a.programmed) this.unprogram(a);
@@ -749,7 +798,8 @@ export class VcmManager implements PhysmemHost {
     checkMemtype(memtype);
     if (!Number.isSafeInteger(len) || len <= 0)
       fail("EINVAL", `vcm_phys_alloc: length ${String(len)} is not a positive number of bytes`);
-    const req = physRequest(attr);
+    const req = physRequest(attr, "vcm_phys_alloc");
+    this.checkName(name, "vcm_phys_alloc");
     const target = this.memtypeTargets.get(memtype);
     if (target === undefined)
       fail("ENODEV", `vcm_phys_alloc: ${memtypeName(memtype)} has no memory target`);

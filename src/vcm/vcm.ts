@@ -179,8 +179,8 @@ export class Vcm {
     what: string,
     at?: number,
   ): Reservation {
-    checkLength(what, len);
-    checkResAttr(attr);
+    checkLength(`${what}: ${this.name}`, len);
+    checkResAttr(attr, `${what}: ${this.name}`);
     this.manager.checkName(name, what);
     let devAddr: number | undefined;
     if (this.type !== "one-to-one") {
@@ -242,7 +242,7 @@ export class Vcm {
   /** `vcm_create_bound`: a bound of `len` bytes whose addresses the allocator picks. */
   createBound(len: number, name?: string): Bound {
     this.check("vcm_create_bound");
-    checkLength("vcm_create_bound", len);
+    checkLength(`vcm_create_bound: ${this.name}`, len);
     if (this.type === "one-to-one")
       fail(
         "EINVAL",
@@ -272,7 +272,7 @@ export class Vcm {
    */
   assoc(device: VcmDevice, attr: number, name?: string): Association {
     this.check("vcm_assoc");
-    checkAssocAttr(attr);
+    checkAssocAttr(attr, `vcm_assoc: ${this.name}`);
     this.checkAssocFor(device, attr, "vcm_assoc");
     const dup = this.associations_.find((a) => a.device === device);
     if (dup)
