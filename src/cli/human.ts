@@ -17,12 +17,15 @@ import type {
   RunResult,
   ScenarioSource,
   StepResult,
+  VcmGraph,
 } from "../sim/index.js";
 import {
   describeDeviceTranslation,
   reachTable,
   showSize,
   statisticsReportTables,
+  vcmConfigTable,
+  vcmGraphTables,
 } from "../sim/index.js";
 
 type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
@@ -175,6 +178,11 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
       ),
     );
 
+  if (result.machine.vcm !== undefined) {
+    const t = vcmConfigTable(result.machine.vcm);
+    out.push(table(t.head, t.rows, paint));
+  }
+
   // Steps.
   const failedExpectation = new Map<number, string>();
   for (const e of result.expectations.list)
@@ -301,5 +309,28 @@ export function formatWho(
       "",
       reportTable(reachTable(`${paths.length} path${paths.length === 1 ? "" : "s"}`, paths), paint),
     );
+  return out.join("\n") + "\n";
+}
+
+/**
+ * What `memweave vcm` prints: a header with the run's outcome, then the VCM graph's tables
+ * (devices, VCMs, associations, reservations, bounds, physmems, fault hooks, statistics).
+ */
+export function formatVcm(
+  result: RunResult,
+  graph: VcmGraph,
+  options: { readonly file: string; readonly paint?: Painter; readonly afterSteps: number },
+): string {
+  const paint = options.paint ?? painter(false);
+  const { passed, failed } = result.expectations;
+  const verdict = result.ok
+    ? paint("green", `all ${passed} expectation(s) held`)
+    : paint("red", `${failed} of ${passed + failed} expectation(s) failed`);
+  const out = [
+    `${paint("bold", `Scenario ${result.name}`)} (${options.file}), seed ${result.seed}, after ${options.afterSteps} step(s): ${verdict}`,
+  ];
+  if (graph.vcms.length === 0 && graph.physmems.length === 0)
+    out.push("", "No VCMs and no physmems yet.");
+  for (const t of vcmGraphTables(graph)) out.push("", reportTable(t, paint));
   return out.join("\n") + "\n";
 }

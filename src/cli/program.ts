@@ -1,12 +1,13 @@
 /**
- * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph` and `schema`, built with
- * commander.
+ * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph`, `vcm` and `schema`, built
+ * with commander.
  *
  * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
  * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong
- * (for `dump`: it names a table or device the machine does not have). Errors go to stderr, one
- * per line, as `file:line:col: path: message`. `run --json` and `dump --json` print exactly one
- * JSON document on stdout and nothing else.
+ * (for `dump`: it names a table or device the machine does not have; for `vcm`: the machine has
+ * no `vcm` section). Errors go to stderr, one
+ * per line, as `file:line:col: path: message`. `run --json`, `dump --json` and `vcm --json` print
+ * exactly one JSON document on stdout and nothing else.
  *
  * {@link runCli} takes the arguments and the output streams and returns the exit code, so it
  * can be driven in-process; `main.ts` binds it to the process.
@@ -19,16 +20,24 @@ import { isMemweaveError } from "../base/errors.js";
 import { parseSize } from "../base/size.js";
 import type { PlatformGraph, ReachPath } from "../devices/graph/index.js";
 import { buildGraph, graphToDot, whoReaches } from "../devices/graph/index.js";
-import type { MachineDumps, RunResult, ScenarioError } from "../sim/index.js";
+import type { MachineDumps, RunResult, ScenarioError, VcmGraph } from "../sim/index.js";
 import {
   formatScenarioError,
   machineDumps,
+  machineVcmGraph,
   PAGE_TABLE,
   runScenario,
   scenarioJsonSchemaText,
 } from "../sim/index.js";
 import { loadScenarioFile } from "../sim/node/index.js";
-import { formatDumps, formatRunSummary, formatWho, painter, wantsColor } from "./human.js";
+import {
+  formatDumps,
+  formatRunSummary,
+  formatVcm,
+  formatWho,
+  painter,
+  wantsColor,
+} from "./human.js";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -295,6 +304,53 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
         options.format === "dot" ? graphToDot(graph!) : JSON.stringify(graph, null, 2) + "\n",
       );
       setExit(EXIT.ok);
+    });
+
+  program
+    .command("vcm")
+    .description(
+      "run a scenario and print its VCM graph: devices, VCMs, associations, reservations, physmems",
+    )
+    .argument("<scenario>", "scenario file (YAML or JSON) with a machine.vcm section")
+    .option("--json", "print the graph as one JSON document")
+    .addOption(atStepOption())
+    .addOption(seedOption())
+    .addHelpText(
+      "after",
+      "\nThe tables: the VCM's devices (SMMU context instances: SMMU, context, active, mappings;\nCPUs and one-to-one devices associated), VCMs (type, range, page table), associations,\nreservations (device addresses, attributes, physmem), bounds, physmems (memtype, chunks),\nfault hooks and the manager's statistics (backs, unbacks, pages mapped by size, aliases).\n\nExit codes: 0 every expectation (of the steps run) holds, 1 an expectation failed (the graph\nis printed anyway), 2 invalid scenario, unreadable file, or no vcm section.\n\nExample:\n  memweave vcm examples/vcm-walkthrough.yaml\n  memweave vcm examples/vcm-walkthrough.yaml --at-step 6 --json",
+    )
+    .action(async (file, options) => {
+      const loaded = await load(file);
+      if (loaded === undefined) return;
+      let graph: VcmGraph | undefined;
+      const result = runScenario(loaded.scenario, {
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.atStep !== undefined ? { stopBefore: options.atStep } : {}),
+        onFinish: (machine) => {
+          graph = machineVcmGraph(machine);
+        },
+      });
+      if (graph === undefined) {
+        io.stderr.write(`${file}: the machine has no vcm section (machine.vcm)\n`);
+        return setExit(EXIT.invalid);
+      }
+      const at = ranSteps(result);
+      if (options.json === true) {
+        const { passed, failed } = result.expectations;
+        const doc = {
+          name: result.name,
+          seed: result.seed,
+          afterSteps: at,
+          ok: result.ok,
+          expectations: { passed, failed },
+          ...graph,
+        };
+        io.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      } else {
+        const paint = painter(wantsColor(io.stdout, io.env));
+        io.stdout.write(formatVcm(result, graph, { file, paint, afterSteps: at }));
+      }
+      setExit(result.ok ? EXIT.ok : EXIT.failed);
     });
 
   program

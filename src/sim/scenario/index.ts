@@ -8,6 +8,7 @@ export * from "./machine-module.js";
 export * from "./machine/phys.js";
 export * from "./machine/translation.js";
 export * from "./machine/translation-report.js";
+export * from "./machine/vcm.js";
 export * from "./parse.js";
 export * from "./registry.js";
 export * from "./run.js";

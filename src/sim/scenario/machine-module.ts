@@ -87,6 +87,28 @@ export class MachineObjects {
   }
 }
 
+/**
+ * What a module knows of the named address spaces a bus master's addresses are in (a VCM's
+ * device addresses for the devices associated with it), so that an address a step gives for a
+ * device (`access`'s `va: res1 + 0x100`) can name an object of that space. Kept in the
+ * machine's objects under {@link DEVICE_ADDRESS_SPACES}, one per module that has spaces.
+ */
+export interface DeviceAddressSpaces {
+  /** The spaces (`vcm:video`) the device's addresses are in now, most relevant first. */
+  spacesOf(device: string): readonly string[];
+}
+
+/** The kind under which modules keep their {@link DeviceAddressSpaces}. */
+export const DEVICE_ADDRESS_SPACES = objectKind<DeviceAddressSpaces>("device address spaces");
+
+/**
+ * The named address spaces a device's addresses may be in, from every module (none: physical
+ * only, or its own translation).
+ */
+export function deviceAddressSpaces(objects: MachineObjects, device: string): string[] {
+  return objects.list(DEVICE_ADDRESS_SPACES).flatMap(({ value }) => [...value.spacesOf(device)]);
+}
+
 /** What the machine section built: the platform (memory, devices) and the other objects. */
 export interface BuiltMachine {
   readonly platform: Platform;

@@ -1,7 +1,8 @@
 /**
  * The `machine` section of a scenario, composed from machine modules (`machine-module.ts`):
  * physical memory — the memory map (regions) and the memory targets allocators draw from
- * (`machine/phys.ts`) — and translation: page tables and devices (`machine/translation.ts`).
+ * (`machine/phys.ts`) —, translation: page tables and devices (`machine/translation.ts`), and
+ * the VCM manager (`machine/vcm.ts`).
  *
  * The schema checks the form of each item. What only the model can check — overlapping
  * regions, a target on an unknown region, pools that don't fit their range, a device naming an
@@ -15,6 +16,7 @@ import { MemweaveError } from "../../base/errors.js";
 import { Platform } from "../../devices/platform.js";
 import { physMachine } from "./machine/phys.js";
 import { translationMachine } from "./machine/translation.js";
+import { vcmMachineModule } from "./machine/vcm.js";
 import type {
   BuiltMachine,
   MachineBuildContext,
@@ -30,12 +32,16 @@ export type { MachineStatistics, MachineSummary } from "./machine-summary.js";
 export type { RegionConfig, TargetConfig } from "./machine/phys.js";
 export { physMachine, regionSchema, targetSchema } from "./machine/phys.js";
 
-/** The machine modules, in the order they build: physical memory first. */
-export const BUILTIN_MACHINE_MODULES: readonly MachineModule[] = [physMachine, translationMachine];
+/** The machine modules, in the order they build: physical memory first, the VCM last. */
+export const BUILTIN_MACHINE_MODULES: readonly MachineModule[] = [
+  physMachine,
+  translationMachine,
+  vcmMachineModule,
+];
 
 /** The machine: regions and memory targets, page tables and devices. */
 export const machineSchema = z
-  .strictObject({ ...physMachine.shape, ...translationMachine.shape })
+  .strictObject({ ...physMachine.shape, ...translationMachine.shape, ...vcmMachineModule.shape })
   .meta({ title: "Machine", description: "The machine the scenario runs on." });
 
 /** The `machine` section after validation (sizes in bytes). */

@@ -94,7 +94,12 @@ describe("namespaced steps", () => {
     const registry = createStepRegistry([physSteps, statisticsSteps, winSteps]);
     expect(registry.ops).toContain("win.open");
     expect(registry.moduleOf("win.where")).toBe(winSteps);
-    for (const op of defaultStepRegistry.ops) expect(op).not.toContain(".");
+    for (const op of defaultStepRegistry.ops) {
+      const ns = defaultStepRegistry.moduleOf(op)!.namespace;
+      if (ns === undefined) expect(op).not.toContain(".");
+      else expect(op.startsWith(`${ns}.`)).toBe(true);
+    }
+    expect(defaultStepRegistry.moduleOf("vcm.reserve")?.namespace).toBe("vcm");
   });
 
   it("refuses an op outside its namespace, and a dotted op without one", () => {

@@ -119,12 +119,44 @@ function lastKey(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /** The message for an issue zod described by default, from the issue and the value found. */
+/**
+ * Options as listed in a message: plain ones in full; namespaced ones (`vcm.reserve`) as
+ * `vcm.* (40 ops)`, except those of the namespace `got` names, in full.
+ */
+function listOptions(options: readonly string[], got: unknown): string {
+  const ns = (o: string) => (o.includes(".") ? o.slice(0, o.indexOf(".")) : undefined);
+  const mine = typeof got === "string" ? ns(got) : undefined;
+  const out: string[] = [];
+  const counted = new Map<string, number>();
+  for (const o of options) {
+    const n = ns(o);
+    if (n === undefined || n === mine) out.push(o);
+    else if (!counted.has(n)) {
+      counted.set(n, options.filter((x) => ns(x) === n).length);
+      out.push(n);
+    }
+  }
+  return out.map((o) => (counted.has(o) ? `${o}.* (${counted.get(o)} ops)` : o)).join(", ");
+}
+
+/** `reserve` for `vcm.reserve`: a namespaced option whose name is close to a plain `got`. */
+function didYouMeanNamespaced(got: unknown, options: readonly string[]): string {
+  if (typeof got !== "string" || got.includes(".")) return "";
+  const dotted = options.filter((o) => o.includes("."));
+  const best = closest(
+    got,
+    dotted.map((o) => o.slice(o.indexOf(".") + 1)),
+  );
+  const full = best === undefined ? undefined : dotted.find((o) => o.endsWith(`.${best}`));
+  return full !== undefined ? `, did you mean "${full}"?` : "";
+}
+
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === "invalid_union" && issue.discriminator !== undefined) {
     const options = "options" in issue && issue.options ? issue.options.map(String) : [];
-    const list = `one of: ${options.join(", ")}`;
+    const list = `one of: ${listOptions(options, value)}`;
     if (value === undefined) return `missing required key "${issue.discriminator}" (${list})`;
-    return `unknown ${issue.discriminator} ${showValue(value)}${didYouMean(value, options)} (expected ${list})`;
+    return `unknown ${issue.discriminator} ${showValue(value)}${didYouMean(value, options) || didYouMeanNamespaced(value, options)} (expected ${list})`;
   }
   if (value === undefined && issue.path.length > 0)
     return `missing required key "${lastKey(issue.path)}"`;

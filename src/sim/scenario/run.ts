@@ -144,17 +144,19 @@ class Names {
     return b.value as T;
   }
 
-  resolve(address: AddressExpr, space: AddressSpaceId): number {
+  resolve(address: AddressExpr, spaces: AddressSpaceId | readonly AddressSpaceId[]): number {
     if (address.kind === "absolute") return address.pa;
-    const physical = space === PHYSICAL;
+    const list: readonly AddressSpaceId[] = typeof spaces === "string" ? [spaces] : spaces;
+    const physical = list.length === 1 && list[0] === PHYSICAL;
     const b = this.get(address.name, physical ? ALLOCATION.name : "object");
-    const base = b.addresses?.[space];
-    if (base === undefined)
+    const space = list.find((s) => b.addresses?.[s] !== undefined);
+    const base = space === undefined ? undefined : b.addresses?.[space];
+    if (space === undefined || base === undefined)
       fail(
         "EINVAL",
         physical
           ? `"${address.name}" is a ${b.kind.name}, which has no physical address`
-          : `"${address.name}" is a ${b.kind.name}, which has no address in ${space}`,
+          : `"${address.name}" is a ${b.kind.name}, which has no address in ${list.join(" or ")}`,
       );
     const at = base + address.offset;
     if (at < 0 || !Number.isSafeInteger(at))
@@ -217,8 +219,10 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
     checkName: (name) => names.check(name),
     bind: (name, binding) => names.bind(name, binding),
     lookup: (name, kind) => names.lookup(name, kind),
-    resolve: ((address: AddressExpr, space: AddressSpaceId = PHYSICAL) =>
-      names.resolve(address, space)) as StepContext["resolve"],
+    resolve: ((
+      address: AddressExpr,
+      space: AddressSpaceId | readonly AddressSpaceId[] = PHYSICAL,
+    ) => names.resolve(address, space)) as StepContext["resolve"],
     expect: (passed, message) => {
       expectations.push({ step: current, passed, message });
     },

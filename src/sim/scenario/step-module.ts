@@ -100,6 +100,12 @@ export interface StepContext {
    */
   resolve(address: AddressExpr): PhysAddr;
   resolve(address: AddressExpr, space: AddressSpaceId): number;
+  /**
+   * The address in the first of `spaces` the name has an address in (a number as it is): for
+   * an address a device gives, which may be in any space it sees (its VCM's, then physical).
+   * EINVAL for a name with an address in none of them.
+   */
+  resolve(address: AddressExpr, spaces: readonly AddressSpaceId[]): number;
   /** Record an expectation of the current step: `passed`, and a message saying what was checked. */
   expect(passed: boolean, message: string): void;
 }

@@ -7,7 +7,7 @@
  * Used by the runner's final statistics, the `stats`, `expect` and `dump` steps, and
  * `memweave dump`.
  */
-import { hex } from "../../../base/address.js";
+import { hex, hexRange } from "../../../base/address.js";
 import { formatSizeShort } from "../../../base/size.js";
 import type { BusMasterStats } from "../../../devices/bus-master.js";
 import type { Platform } from "../../../devices/platform.js";
@@ -33,6 +33,7 @@ import type {
   StatisticsGroup,
   StatisticsSubject,
 } from "../machine-module.js";
+import { objectKind } from "../machine-module.js";
 import { compareStat } from "../statistics.js";
 import type { SizedCount } from "../values.js";
 import { sizeKeyedCounts } from "../values.js";
@@ -454,6 +455,66 @@ export function pageTableTables(pageTables: readonly PageTableStatistics[]): Rep
   return tables;
 }
 
+// --- streams ---------------------------------------------------------------------------------------
+
+/** What one `stream` step did: its accesses and the translation work they caused. */
+export type StreamRecord = {
+  /** The step's label (default: `stream <n>`, n counting the run's streams from 1). */
+  label: string;
+  device: string;
+  va: number;
+  size: number;
+  stride: number;
+  kind: "read" | "write";
+  passes: number;
+  accesses: number;
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  descriptorReads: number;
+};
+
+/** The stream steps of a run so far, in order (kept in the machine's objects as "streams"). */
+export const STREAM_LOG = objectKind<StreamRecord[]>("stream log");
+
+/** The machine's stream log (created empty on first use). */
+export function streamLog(objects: MachineObjects): StreamRecord[] {
+  if (!objects.has(STREAM_LOG, "streams")) objects.add(STREAM_LOG, "streams", []);
+  return objects.get(STREAM_LOG, "streams");
+}
+
+/** The Streams table for people: one row per stream step. */
+export function streamTables(streams: readonly StreamRecord[]): ReportTable[] {
+  if (streams.length === 0) return [];
+  return [
+    {
+      title: "Streams",
+      head: [
+        "stream",
+        "device",
+        "range",
+        "stride",
+        "accesses",
+        "TLB hits",
+        "TLB misses",
+        "walks",
+        "descriptor reads",
+      ],
+      rows: streams.map((s) => [
+        s.label,
+        s.device,
+        `${hexRange(s.va, s.size)}${s.passes > 1 ? ` x${s.passes}` : ""}`,
+        showSize(s.stride),
+        String(s.accesses),
+        String(s.tlbHits),
+        String(s.tlbMisses),
+        String(s.walks),
+        String(s.descriptorReads),
+      ]),
+    },
+  ];
+}
+
 // --- the module's reports: summary, statistics groups, expect subjects -------------------------
 
 declare module "../machine-summary.js" {
@@ -464,6 +525,7 @@ declare module "../machine-summary.js" {
   interface MachineStatistics {
     devices?: DeviceStatistics[];
     pageTables?: PageTableStatistics[];
+    streams?: StreamRecord[];
   }
 }
 
@@ -634,6 +696,15 @@ export const translationReports = {
       tables: (tables: PageTableStatistics[]) => pageTableTables(tables),
       summary: (tables: PageTableStatistics[]) =>
         tables.map((t) => `${t.name}: ${t.tables} tables, ${showSize(t.mappedBytes)} mapped`),
+    },
+    {
+      key: "streams",
+      always: false,
+      collect: (m) => (m.objects.has(STREAM_LOG, "streams") ? [...streamLog(m.objects)] : []),
+      isEmpty: isEmptyList,
+      tables: (streams: StreamRecord[]) => streamTables(streams),
+      summary: (streams: StreamRecord[]) =>
+        streams.map((s) => `${s.label}: ${s.tlbMisses} TLB misses in ${s.accesses} accesses`),
     },
   ] satisfies StatisticsGroup[],
   subjects: [

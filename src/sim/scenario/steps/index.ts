@@ -9,11 +9,13 @@ import { graphSteps } from "./graph.js";
 import { physSteps } from "./phys.js";
 import { statisticsSteps } from "./statistics.js";
 import { translationSteps } from "./translation.js";
+import { vcmSteps } from "./vcm.js";
 
 export { graphSteps, reachTable } from "./graph.js";
 export { ALLOCATION, physSteps } from "./phys.js";
 export { statisticsSteps } from "./statistics.js";
 export { translationSteps } from "./translation.js";
+export { ASSOCIATION, BOUND, PHYSMEM, RESERVATION, VCM, vcmSpace, vcmSteps } from "./vcm.js";
 
 /** Every built-in step module. */
 export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
@@ -21,6 +23,7 @@ export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
   statisticsSteps,
   translationSteps,
   graphSteps,
+  vcmSteps,
 ];
 
 /** The registry of the built-in step modules, used when no other registry is given. */

@@ -5,6 +5,7 @@ import { PAGE_TABLE } from "../machine/translation.js";
 import { parseScenario } from "../parse.js";
 import type { RunResult } from "../run.js";
 import { runScenario } from "../run.js";
+import { streamTables } from "../machine/translation-report.js";
 import { stepOf, stepScenarios } from "./steps.testutil.js";
 
 const MACHINE = `version: 1
@@ -439,6 +440,90 @@ describe("loading: steps are checked against the machine, at their line and colu
       `${FIRST_STEP_LINE + 4}:5 steps[4]: expected what to invalidate: "all", "asid", "context", or "va" and "size"`,
       `${FIRST_STEP_LINE + 5}:27 steps[5].device: nothing to check of device "cpu0": give one of reads, writes, faults, tlbHits, tlbMisses, tlbEntries, tlbEvictions, tlbInvalidated, walks, descriptorReads`,
       `${FIRST_STEP_LINE + 6}:5 steps[6].device: missing required key "device" (tlbHits is a statistic of a device)`,
+    ]);
+  });
+});
+
+describe("stream: TLB reach, measured", () => {
+  it("one access per stride through a bus master; the deltas of its statistics; a Streams table", () => {
+    const r = run(
+      "{ op: alloc, target: system, size: 1M, as: buf }",
+      "{ op: map, table: cpu-pt, va: 0x4000_0000, pa: buf, size: 128K, prot: rw }",
+      "{ op: map, table: dev-pt, va: 0x1000_0000, pa: buf, size: 1M, prot: rw }",
+      // 32 4K pages through a 16-entry TLB, twice: every page misses every time.
+      "{ op: stream, device: cpu0, va: 0x4000_0000, size: 128K, stride: 4K, passes: 2, label: cpu 4K, expect: { accesses: 64, tlbMisses: 64, walks: 64, descriptorReads: 256 } }",
+      // One 1M section: one miss, the rest hit (default stride 64: 4096 accesses over 256K).
+      "{ op: stream, device: dev0, va: 0x1000_0000, size: 256K, expect: { accesses: 4096, tlbHits: 4095, tlbMisses: 1, walks: 1 } }",
+      "{ op: stream, device: dev0, va: 0x1000_0000, size: 16, stride: 8, kind: write, expect: { tlbMisses: 1 } }",
+      "{ op: read, addr: buf, expect: '00 00 00 00 00 00 00 00 08 00 00 00' }",
+      "{ op: stream, device: dma, va: buf, size: 4K, stride: 1K }",
+    );
+    expect(failures(r)).toEqual(["stream 3: expected 1 tlbMisses, got 0"]);
+    expect(step(r, 3).summary).toBe(
+      "cpu 4K: 64 accesses, 64 TLB misses, 64 walks, 256 descriptor reads",
+    );
+    expect(step(r, 3).description).toBe(
+      "cpu0: stream read 128 KiB at 0x40000000 every 4 KiB, 2 passes",
+    );
+    expect(step(r, 4).output).toEqual({
+      label: "stream 2",
+      device: "dev0",
+      va: 0x1000_0000,
+      size: 256 << 10,
+      stride: 64,
+      kind: "read",
+      passes: 1,
+      accesses: 4096,
+      tlbHits: 4095,
+      tlbMisses: 1,
+      walks: 1,
+      descriptorReads: 1,
+    });
+    expect(step(r, 7).output).toMatchObject({ accesses: 4, walks: 0, tlbMisses: 0 });
+    const streams = r.statistics.streams!;
+    expect(streams.map((s) => [s.label, s.device, s.tlbMisses])).toEqual([
+      ["cpu 4K", "cpu0", 64],
+      ["stream 2", "dev0", 1],
+      ["stream 3", "dev0", 0],
+      ["stream 4", "dma", 0],
+    ]);
+    const table = streamTables(streams)[0]!;
+    expect(table.title).toBe("Streams");
+    expect(table.rows[0]).toEqual([
+      "cpu 4K",
+      "cpu0",
+      "0x40000000-0x4001ffff x2",
+      "4 KiB",
+      "64",
+      "0",
+      "64",
+      "64",
+      "256",
+    ]);
+  });
+
+  it("a machine without streams has no streams statistics; faults stop the run", () => {
+    const r = run("{ op: stream, device: cpu0, va: 0x4000_0000, size: 4K }");
+    expect(r.stoppedAt).toBe(0);
+    expect(step(r, 0).error?.code).toBe("EFAULT");
+    expect(run().statistics.streams).toBeUndefined();
+  });
+
+  it("refuses empty ranges, zero strides and too many accesses, at load", () => {
+    expect(
+      errors(
+        "{ op: stream, device: cpu0, va: 0, size: 0 }",
+        "{ op: stream, device: cpu0, va: 0, size: 4K, stride: 0, passes: 0 }",
+        "{ op: stream, device: cpu0, va: 0, size: 1G, stride: 64 }",
+      ),
+    ).toEqual([
+      `${FIRST_STEP_LINE}:46 steps[0].size: expected a size of at least 1 byte`,
+      `${FIRST_STEP_LINE + 1}:58 steps[1].stride: expected a stride of at least 1 byte`,
+      `${FIRST_STEP_LINE + 1}:69 steps[1].passes: expected at least 1 pass`,
+      `${FIRST_STEP_LINE + 2}:46 steps[2].size: 16777216 accesses: at most 4194304 per stream (use a larger stride)`,
+    ]);
+    expect(errors("{ op: stream, device: smmu0, va: 0, size: 4K }")).toEqual([
+      `${FIRST_STEP_LINE}:27 steps[0].device: "smmu0" is an SMMU, not a bus master: its masters make the accesses (dev0)`,
     ]);
   });
 });

@@ -14,6 +14,7 @@
  * | dump      | table, or tlb (a device), or walk (a device) + va                               |
  * | tlbi      | device, all / asid / va + size / context                                        |
  * | smmu      | smmu, context, action (activate / deactivate)                                   |
+ * | stream    | device, va, size, stride?, kind?, passes?, label?, expect?                      |
  *
  * Every page-table operation is atomic and keeps the TLBs coherent (the devices that use a
  * table are its flush targets), so an access after an unmap faults rather than hitting a stale
@@ -25,6 +26,11 @@
  *   the run goes on (as `expectError` does). `expectError: EFAULT` also works, less precisely.
  * - The output of an access gives the physical address and the TLB outcome of its first
  *   translation (as the `device.access` event does) and the number of translations it took.
+ * - An address a device gives (access, translate and stream through a device, dump's walk) may
+ *   name an object of an address space the device sees (a reservation of a VCM associated with
+ *   it), else an allocation's physical address.
+ * - `stream` reports the deltas of the master's statistics and its context's walks, and keeps
+ *   a record in the machine's stream log (the run's Streams table).
  */
 import { z } from "zod";
 
@@ -44,21 +50,24 @@ import { formatPerm } from "../../../mmu/tlb.js";
 import { FAULT_NAMES, FAULT_NONE, geometryOf, walkTable, WalkOut } from "../../../mmu/walk.js";
 import type { FaultKind } from "../../../mmu/walk.js";
 import { hexBytes, showSize } from "../format.js";
-import { pageTableDump, tlbDump } from "../machine/translation-report.js";
+import { pageTableDump, streamLog, tlbDump } from "../machine/translation-report.js";
 import {
   busMasterNamed,
   checkReferences,
+  regimeInfoOf,
   regimeOf,
   deviceNamed,
   PAGE_TABLE,
   pageTableNamed,
   smmuNamed,
 } from "../machine/translation.js";
+import { deviceAddressSpaces } from "../machine-module.js";
 import type { StepContext, StepModule, StepReport } from "../step-module.js";
-import { defineStep } from "../step-module.js";
+import { defineStep, PHYSICAL } from "../step-module.js";
 import type { AddressExpr } from "../values.js";
 import {
   addressSchema,
+  countSchema,
   dataSchema,
   objectNameSchema,
   protSchema,
@@ -73,6 +82,15 @@ import {
  */
 function tableInput(ctx: StepContext, address: AddressExpr): number {
   return ctx.resolve(address);
+}
+
+/**
+ * An address a device gives: a number, or a name in one of the address spaces the device sees
+ * (a reservation of a VCM associated with it: `res1 + 0x100`), else an allocation's physical
+ * address (identity maps, one-to-one devices).
+ */
+function deviceInput(ctx: StepContext, device: string, address: AddressExpr): number {
+  return ctx.resolve(address, [...deviceAddressSpaces(ctx.objects, device), PHYSICAL]);
 }
 
 /** Read data shown in a step's output: at most this many bytes. */
@@ -372,7 +390,7 @@ const access = defineStep({
   check: (step, machine) => checkReferences(machine, [["device", "bus master", step.device]]),
   run(ctx, step) {
     const master = busMasterNamed(ctx.platform, step.device);
-    const va = tableInput(ctx, step.va);
+    const va = deviceInput(ctx, step.device, step.va);
     const size =
       step.kind === "write" ? step.data!.length : (step.size ?? step.expect?.length ?? 1);
     const what = `${step.device} ${step.kind} of ${bytesWord(size)} at ${hex(va)}`;
@@ -518,7 +536,8 @@ const translate = defineStep({
       ["table", "table", step.table],
     ]),
   run(ctx, step) {
-    const va = tableInput(ctx, step.va);
+    const va =
+      step.device !== undefined ? deviceInput(ctx, step.device, step.va) : tableInput(ctx, step.va);
     const wantPa = step.expect?.pa !== undefined ? ctx.resolve(step.expect.pa) : undefined;
     let probe: Probe;
     if (step.device !== undefined) {
@@ -666,7 +685,7 @@ const dump = defineStep({
       };
     }
     const context = regimeOf(ctx.platform, step.walk!);
-    const va = tableInput(ctx, step.va!);
+    const va = deviceInput(ctx, step.walk!, step.va!);
     const text = describeTranslation(context, va);
     const last = text.split("\n").at(-1)!.trim();
     return {
@@ -831,8 +850,133 @@ const smmu = defineStep({
   },
 });
 
+/** The most accesses one stream step may make (passes included). */
+const MAX_STREAM_ACCESSES = 1 << 22;
+/** Bytes of each access of a stream. */
+const STREAM_ACCESS = 4;
+
+const STREAM_COUNTERS = ["accesses", "tlbHits", "tlbMisses", "walks", "descriptorReads"] as const;
+type StreamCounter = (typeof STREAM_COUNTERS)[number];
+
+const stream = defineStep({
+  schema: z
+    .strictObject({
+      op: z.literal("stream"),
+      device: objectNameSchema.meta({
+        description:
+          "The bus master: a CPU, an SMMU master, a one-to-one device or an accelerator.",
+      }),
+      va: inputAddress(
+        "The first address, as the device sees it (a reservation of a VCM associated with it works: res1).",
+      ),
+      size: sizeSchema.meta({ description: "Bytes of the range streamed over." }),
+      stride: sizeSchema
+        .optional()
+        .meta({ description: "Bytes from one access to the next (default 64: a cache line)." }),
+      kind: z
+        .enum(["read", "write"])
+        .optional()
+        .meta({ description: "read (default) or write (each writes its offset, 4 bytes LE)." }),
+      passes: countSchema
+        .optional()
+        .meta({ description: "Times the range is streamed over (default 1)." }),
+      label: z
+        .string()
+        .min(1)
+        .optional()
+        .meta({ description: "Its name in the Streams table (default: stream <n>)." }),
+      expect: z
+        .strictObject(
+          Object.fromEntries(
+            STREAM_COUNTERS.map((k) => [
+              k,
+              countSchema.optional().meta({ description: `The ${k} it must cause.` }),
+            ]),
+          ) as Record<StreamCounter, z.ZodOptional<typeof countSchema>>,
+        )
+        .optional()
+        .meta({ description: "What the stream must cause; each key is one expectation." }),
+    })
+    .superRefine((step, ctx) => {
+      const issue = (path: string, message: string) =>
+        ctx.addIssue({ code: "custom", path: [path], message });
+      if (step.size === 0) issue("size", "expected a size of at least 1 byte");
+      if (step.stride === 0) issue("stride", "expected a stride of at least 1 byte");
+      if (step.passes === 0) issue("passes", "expected at least 1 pass");
+      const n = Math.ceil(step.size / (step.stride ?? 64)) * (step.passes ?? 1);
+      if (n > MAX_STREAM_ACCESSES)
+        issue(
+          "size",
+          `${n} accesses: at most ${MAX_STREAM_ACCESSES} per stream (use a larger stride)`,
+        );
+    })
+    .meta({
+      title: "stream",
+      description:
+        "Stream over a range through a bus master: one 4-byte access every stride bytes, in order; reports the accesses, TLB hits and misses, walks and descriptor reads they caused (a row of the run's Streams table).",
+    }),
+  describe: (s) =>
+    `${s.device}: stream ${s.kind ?? "read"} ${showSize(s.size)} at ${showAddress(s.va)} every ${showSize(s.stride ?? 64)}${(s.passes ?? 1) > 1 ? `, ${s.passes} passes` : ""}`,
+  check: (step, machine) => checkReferences(machine, [["device", "bus master", step.device]]),
+  run(ctx, step) {
+    const master = busMasterNamed(ctx.platform, step.device);
+    const va = deviceInput(ctx, step.device, step.va);
+    const stride = step.stride ?? 64;
+    const passes = step.passes ?? 1;
+    const kind = step.kind ?? "read";
+    let regime: { walks: number; descriptorReads: number } | undefined;
+    try {
+      regime = regimeInfoOf(ctx.platform, step.device).regime.stats;
+    } catch (e) {
+      if (!isMemweaveError(e)) throw e; // a one-to-one device: no walks
+    }
+    const counters = () => ({
+      accesses: master.stats.reads + master.stats.writes,
+      tlbHits: master.stats.tlbHits,
+      tlbMisses: master.stats.tlbMisses,
+      walks: regime?.walks ?? 0,
+      descriptorReads: regime?.descriptorReads ?? 0,
+    });
+    const before = counters();
+    const end = va + step.size;
+    const buf = new Uint8Array(STREAM_ACCESS);
+    const view = new DataView(buf.buffer);
+    for (let p = 0; p < passes; p++)
+      for (let a = va; a < end; a += stride) {
+        const n = Math.min(STREAM_ACCESS, end - a);
+        const data = n === STREAM_ACCESS ? buf : buf.subarray(0, n);
+        if (kind === "read") master.readInto(a, data);
+        else {
+          view.setUint32(0, (a - va) >>> 0, true);
+          master.write(a, data);
+        }
+      }
+    const after = counters();
+    const delta = Object.fromEntries(
+      STREAM_COUNTERS.map((k) => [k, after[k] - before[k]]),
+    ) as Record<StreamCounter, number>;
+    const log = streamLog(ctx.objects);
+    const label = step.label ?? `stream ${log.length + 1}`;
+    log.push({ label, device: step.device, va, size: step.size, stride, kind, passes, ...delta });
+    for (const k of STREAM_COUNTERS) {
+      const want = step.expect?.[k];
+      if (want === undefined) continue;
+      ctx.expect(
+        want === delta[k],
+        want === delta[k]
+          ? `${label}: ${want} ${k}`
+          : `${label}: expected ${want} ${k}, got ${delta[k]}`,
+      );
+    }
+    return {
+      summary: `${label}: ${delta.accesses} accesses, ${delta.tlbMisses} TLB misses, ${delta.walks} walks, ${delta.descriptorReads} descriptor reads`,
+      output: { label, device: step.device, va, size: step.size, stride, kind, passes, ...delta },
+    };
+  },
+});
+
 /** The translation steps. */
 export const translationSteps: StepModule = {
   name: "translation",
-  ops: { map, unmap, protect, access, translate, dump, tlbi, smmu },
+  ops: { map, unmap, protect, access, translate, dump, tlbi, smmu, stream },
 };
