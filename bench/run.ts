@@ -14,6 +14,7 @@ import "../src/mmu/page-table.bench.js";
 import "../src/devices/access-path.bench.js";
 import "../src/sim/scenario/run.bench.js";
 import "../src/devices/graph/reverse-map.bench.js";
+import "../src/vcm/vcm.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");
