@@ -161,6 +161,6 @@ describe("memweave run with a vcm section", () => {
     expect(stats).toMatch(/│ 1M sections │ gpu0 +│ .* │ 4 +│ 4 +│ 4 +│/);
     for (const title of ["Streams", "VCM devices", "VCMs", "VCM reservations", "VCM statistics"])
       expect(stats).toContain(`\n${title}\n`);
-    expect(stats).toMatch(/│ 3 +│ 2 +│ 1024 x 4 KiB, 64 x 64 KiB, 4 x 1 MiB │ 0 +│/);
+    expect(stats).toMatch(/│ 3 +│ 2 +│ 1024 x 4K, 64 x 64K, 4 x 1M │ 0 +│/);
   });
 });

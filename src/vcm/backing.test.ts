@@ -197,7 +197,7 @@ describe("page sizes on a CPU VCM (4K-granule LPAE: 1G / 2M / 4K)", () => {
     user.assoc(cpu1, 0).activate();
     const res = user.reserve(2 * M, RW);
     res.back(m.vcmm.physAlloc(VCM_MEMTYPE_0, 2 * M, VCM_PHYS_CONT));
-    expect(m.vcmm.stats.pagesMapped).toEqual({ "2 MiB": 1 });
+    expect(m.vcmm.stats.pagesMapped).toEqual({ "2M": 1 });
     for (const cpu of [m.cpu, cpu1]) expect(cpu.translate(res.getDevAddr()).ok).toBe(true);
   });
 });

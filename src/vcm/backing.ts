@@ -114,21 +114,23 @@ export function protectAll(
   }
 }
 
-/** The pages `[va, va+size) -> pa` is mapped with on a table of these page sizes (ascending). */
-export function pagesOf(
+/**
+ * Add the pages `[va, va+size) -> pa` is mapped with on a table of these page sizes (ascending)
+ * to `counts` (page size -> pages).
+ */
+export function countPagesOf(
   sizes: readonly number[],
   va: number,
   pa: number,
   size: number,
-): Map<number, number> {
-  const out = new Map<number, number>();
+  counts: (pgsize: number, n: number) => void,
+): void {
   let off = 0;
   while (off < size) {
     const c = iommuPgsize(sizes, va + off, pa + off, size - off);
-    out.set(c.pgsize, (out.get(c.pgsize) ?? 0) + c.count);
+    counts(c.pgsize, c.count);
     off += c.pgsize * c.count;
   }
-  return out;
 }
 
 /** The page sizes a VCM's mappings are made with (the SMMU's, or its table's). */

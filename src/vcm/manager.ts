@@ -24,8 +24,9 @@
 import { hex, hexRange } from "../base/address.js";
 import { alignUp } from "../base/align.js";
 import { fail, MemweaveError } from "../base/errors.js";
+import type { EventMap, EventType } from "../base/events.js";
 import type { Disposable } from "../base/lifetime.js";
-import { formatSize } from "../base/size.js";
+import { formatSize, formatSizeShort } from "../base/size.js";
 import { Cpu } from "../devices/cpu.js";
 import type { ReachPath } from "../devices/graph/reverse-map.js";
 import { whoReaches } from "../devices/graph/reverse-map.js";
@@ -56,7 +57,7 @@ import {
   devAttrOf,
   mapAll,
   mapSizesOf,
-  pagesOf,
+  countPagesOf,
   protectAll,
   targetOfAssociation,
   targetsOf,
@@ -129,6 +130,11 @@ export interface VcmStats {
   aliases: number;
 }
 
+/** The keys of `pagesMapped` for the usual page sizes. */
+const PAGE_KEYS = new Map(
+  [4 << 10, 64 << 10, 1 << 20, 2 << 20, 16 << 20, 1 << 30].map((s) => [s, formatSizeShort(s)]),
+);
+
 /** A VCM fault hook (`vcm_handler`): return 1 to retry the transaction, 0 to terminate it. */
 export type VcmHandler = (device: VcmDevice, data: unknown, fault: Fault) => number;
 
@@ -186,6 +192,13 @@ export class VcmManager implements PhysmemHost {
     this.counters.set(prefix, n + 1);
     this.names.add(`${prefix}${n}`);
     return `${prefix}${n}`;
+  }
+
+  /** Publish an event if anyone listens (else only count it): payloads are built on demand. */
+  private note<T extends EventType>(type: T, payload: () => EventMap[T]): void {
+    const ch = this.platform.bus.channel(type);
+    if (ch.interest > 0) ch.emit(payload());
+    else ch.skip();
   }
 
   /** @internal EEXIST / EINVAL if `name` is given and cannot be taken (takes nothing). */
@@ -312,12 +325,12 @@ export class VcmManager implements PhysmemHost {
 
   private made(vcm: Vcm): Vcm {
     this.vcms_.push(vcm);
-    this.platform.bus.emit("vcm.create", {
+    this.note("vcm.create", () => ({
       vcm: vcm.name,
       type: vcm.type,
       start: vcm.startAddr,
       len: vcm.len,
-    });
+    }));
     return vcm;
   }
 
@@ -328,7 +341,7 @@ export class VcmManager implements PhysmemHost {
     // A clone's own table goes with it; a prebuilt table is the CPU's.
     const own = vcm.table !== undefined && !this.isPrebuiltTable(vcm.table);
     if (own) vcm.table.destroy();
-    this.platform.bus.emit("vcm.free", { vcm: vcm.name });
+    this.note("vcm.free", () => ({ vcm: vcm.name }));
   }
 
   private isPrebuiltTable(t: AnyPageTable): boolean {
@@ -408,13 +421,13 @@ export class VcmManager implements PhysmemHost {
   /** @internal A reservation was made. */
   reserved(res: Reservation): void {
     this.reservationsByName.set(res.name, res);
-    this.platform.bus.emit("vcm.reserve", {
+    this.note("vcm.reserve", () => ({
       vcm: res.vcm.name,
       res: res.name,
       devAddr: res.devAddr ?? null,
       len: res.len,
       attr: res.attr_,
-    });
+    }));
   }
 
   /** @internal `vcm_unreserve`: EBUSY while backed. */
@@ -427,7 +440,7 @@ export class VcmManager implements PhysmemHost {
     this.reservationsByName.delete(res.name);
     this.forgetName(res.name);
     res.retire();
-    this.platform.bus.emit("vcm.unreserve", { vcm: res.vcm.name, res: res.name });
+    this.note("vcm.unreserve", () => ({ vcm: res.vcm.name, res: res.name }));
   }
 
   /** The reservation named `name`, if live. */
@@ -497,12 +510,12 @@ export class VcmManager implements PhysmemHost {
     res.physmem_ = physmem;
     physmem.backers.add(res);
     this.stats.backs++;
-    this.platform.bus.emit("vcm.back", {
+    this.note("vcm.back", () => ({
       res: res.name,
       physmem: physmem.name,
       devAddr: res.devAddr_!,
       devices: vcm.associations_.map((a) => a.device.name),
-    });
+    }));
   }
 
   /**
@@ -524,7 +537,7 @@ export class VcmManager implements PhysmemHost {
     res.physmem_ = undefined;
     physmem.backers.delete(res);
     this.stats.unbacks++;
-    this.platform.bus.emit("vcm.unback", { res: res.name, physmem: physmem.name });
+    this.note("vcm.unback", () => ({ res: res.name, physmem: physmem.name }));
   }
 
   /**
@@ -588,13 +601,13 @@ export class VcmManager implements PhysmemHost {
     }
     for (const c of conflicts) {
       this.stats.aliases++;
-      this.platform.bus.emit("vcm.alias", {
+      this.note("vcm.alias", () => ({
         res: res.name,
         pa: c.phys.start,
         size: c.phys.end - c.phys.start,
         with: c.master,
         memType: c.memType,
-      });
+      }));
     }
   }
 
@@ -639,11 +652,13 @@ export class VcmManager implements PhysmemHost {
   }
 
   private countPages(vcm: Vcm, job: MapJob, times = 1): void {
+    const sizes = mapSizesOf(vcm);
+    const counts = this.stats.pagesMapped;
     for (const p of job.pieces)
-      for (const [size, n] of pagesOf(mapSizesOf(vcm), p.va, p.pa, p.size)) {
-        const key = formatSize(size);
-        this.stats.pagesMapped[key] = (this.stats.pagesMapped[key] ?? 0) + n * times;
-      }
+      countPagesOf(sizes, p.va, p.pa, p.size, (size, n) => {
+        const key = PAGE_KEYS.get(size) ?? formatSizeShort(size);
+        counts[key] = (counts[key] ?? 0) + n * times;
+      });
   }
 
   // --- Associations --------------------------------------------------------------------------------
@@ -655,7 +670,7 @@ export class VcmManager implements PhysmemHost {
       a.device instanceof SmmuDev
         ? this.platform.owners.label(owner, { table: a.device.table })
         : this.platform.owners.label(owner, { device: a.device.name });
-    this.platform.bus.emit("vcm.assoc", { avcm: a.name, vcm: a.vcm.name, device: a.device.name });
+    this.note("vcm.assoc", () => ({ avcm: a.name, vcm: a.vcm.name, device: a.device.name }));
   }
 
   /** @internal `vcm_activate` (see {@link Association}'s decisions). */
@@ -703,7 +718,7 @@ export class VcmManager implements PhysmemHost {
       this.loadCpu(vcm, dev);
     }
     a.active_ = true;
-    this.platform.bus.emit("vcm.activate", { avcm: a.name });
+    this.note("vcm.activate", () => ({ avcm: a.name }));
   }
 
   /** Map a device VCM's backed reservations into the association's device, all or nothing. */
@@ -767,7 +782,7 @@ export class VcmManager implements PhysmemHost {
     if (!a.active_) fail("ENOENT", `vcm_deactivate: ${a.name} is not active`);
     if (a.device instanceof SmmuDev && a.device.isActive()) a.device.deactivate();
     a.active_ = false;
-    this.platform.bus.emit("vcm.deactivate", { avcm: a.name });
+    this.note("vcm.deactivate", () => ({ avcm: a.name }));
   }
 
   /** @internal `vcm_deassoc`: EBUSY while active. */
@@ -780,7 +795,7 @@ export class VcmManager implements PhysmemHost {
     a.vcm.dropAssociation(a);
     this.forgetName(a.name);
     a.retire();
-    this.platform.bus.emit("vcm.deassoc", { avcm: a.name });
+    this.note("vcm.deassoc", () => ({ avcm: a.name }));
   }
 
   // --- Physical memory ---------------------------------------------------------------------------
@@ -875,12 +890,12 @@ export class VcmManager implements PhysmemHost {
           this.platform.owners.label(owner, { phys: { start: s.pa, end: s.pa + s.len } }),
         ),
     );
-    this.platform.bus.emit("vcm.physAlloc", {
+    this.note("vcm.physAlloc", () => ({
       physmem: physmem.name,
       memtype: physmem.memtype,
       len: physmem.len,
       chunks: physmem.chunks.length,
-    });
+    }));
     return physmem;
   }
 
@@ -891,7 +906,7 @@ export class VcmManager implements PhysmemHost {
     this.physLabels.delete(p);
     this.physmems_.splice(this.physmems_.indexOf(p), 1);
     this.forgetName(p.name);
-    this.platform.bus.emit("vcm.physFree", { physmem: p.name });
+    this.note("vcm.physFree", () => ({ physmem: p.name }));
   }
 
   /** `vcm_get_cont_memtype_pa`: the base of a memtype's contiguous pool (ENOENT if none). */

@@ -34,15 +34,26 @@ export interface MapTarget {
   protect(va: number, pa: number, size: number, prot: number, devAttr: number): void;
 }
 
-/** The pages (va, pa, len) the SMMU maps `[va, va+size)` with. */
-export function smmuPages(va: number, pa: number, size: number): Array<[number, number, number]> {
-  const pages: Array<[number, number, number]> = [];
+/**
+ * Visit the pages (va, pa, len) the SMMU maps `[va, va+size)` with, in order; stop early when
+ * `fn` returns false. Returns the pages visited.
+ */
+export function forEachSmmuPage(
+  va: number,
+  pa: number,
+  size: number,
+  fn: (va: number, pa: number, len: number) => boolean | void,
+): number {
   let off = 0;
+  let n = 0;
   while (off < size) {
     const c = iommuPgsize(SMMU_MAP_SIZES, va + off, pa + off, size - off);
-    for (let i = 0; i < c.count; i++, off += c.pgsize) pages.push([va + off, pa + off, c.pgsize]);
+    for (let i = 0; i < c.count; i++, off += c.pgsize) {
+      n++;
+      if (fn(va + off, pa + off, c.pgsize) === false) return n;
+    }
   }
-  return pages;
+  return n;
 }
 
 /** An SMMU context instance as a target: `smmu_map` page by page. */
@@ -53,24 +64,28 @@ export function smmuTarget(dev: SmmuDev): MapTarget {
     begin: () => dev.updateStart(),
     end: () => dev.updateDone(),
     map(va, pa, size, prot, devAttr) {
-      const pages = smmuPages(va, pa, size);
+      const rights = prot & SMMU_RIGHTS_MASK;
       let done = 0;
       try {
-        for (const [v, p, len] of pages) {
-          dev.map(p, v, len, devAttr, prot & SMMU_RIGHTS_MASK);
+        forEachSmmuPage(va, pa, size, (v, p, len) => {
+          dev.map(p, v, len, devAttr, rights);
           done++;
-        }
+        });
       } catch (e) {
-        for (let i = done - 1; i >= 0; i--) dev.unmap(pages[i]![0], pages[i]![2]);
+        // Unmap the pages mapped before the one that failed.
+        forEachSmmuPage(va, pa, size, (v, _p, len) => {
+          if (done-- <= 0) return false;
+          dev.unmap(v, len);
+        });
         throw e;
       }
     },
     unmap(va, pa, size) {
-      for (const [v, , len] of smmuPages(va, pa, size)) dev.unmap(v, len);
+      forEachSmmuPage(va, pa, size, (v, _p, len) => void dev.unmap(v, len));
     },
     protect(va, pa, size, prot, devAttr) {
-      for (const [v, p, len] of smmuPages(va, pa, size))
-        dev.map(p, v, len, devAttr, prot & SMMU_RIGHTS_MASK);
+      const rights = prot & SMMU_RIGHTS_MASK;
+      forEachSmmuPage(va, pa, size, (v, p, len) => void dev.map(p, v, len, devAttr, rights));
     },
   };
 }

@@ -156,6 +156,11 @@ export class Reservation {
   /**
    * The pieces its physmem is laid out in, from `devAddr`: each chunk in order, cut at the
    * reservation's size (a chunk set larger than the length maps only the length).
+   *
+   * Decision: chunk by chunk, as `vcm_back` maps them (`vcm_process_chunk` per chunk), even when
+   * chunks happen to lie side by side — the page sizes a buffer gets come from the chunk sizes it
+   * was allocated with, which is the seed's argument for its 1M and 64K pools (a buffer of 4K
+   * chunks stays 4K pages, and a small TLB misses on every page).
    */
   pieces(physmem: Physmem, devAddr: number): BackingPiece[] {
     const out: BackingPiece[] = [];

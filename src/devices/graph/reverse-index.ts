@@ -101,9 +101,8 @@ export class TableIndex {
     const first = Math.floor(l.pa / BUCKET);
     const last = Math.floor((l.pa + l.size - 1) / BUCKET);
     for (let b = first; b <= last; b++) {
-      const set = this.buckets.get(b)!;
-      set.delete(l);
-      if (set.size === 0) this.buckets.delete(b);
+      // An emptied bucket stays: the next leaf there (a re-map) reuses it.
+      this.buckets.get(b)!.delete(l);
     }
   }
 
@@ -113,6 +112,7 @@ export class TableIndex {
     const first = Math.floor(start / BUCKET);
     const last = Math.floor((end - 1) / BUCKET);
     if (last - first > this.buckets.size) {
+      // (Empty buckets are kept, so this is a bound, not a count of leaves.)
       // A range wider than the table's memory: every bucket.
       for (const list of this.buckets.values())
         for (const l of list) if (l.pa < end && start < l.pa + l.size) out.add(l);

@@ -264,7 +264,7 @@ describe("machine.vcm: the graph and the address spaces devices see", () => {
       },
     ]);
     expect(g.hooks).toEqual([{ device: "c0", answer: "terminate", calls: 0 }]);
-    expect(g.stats).toEqual({ backs: 1, unbacks: 0, pagesMapped: { "4 KiB": 16 }, aliases: 0 });
+    expect(g.stats).toEqual({ backs: 1, unbacks: 0, pagesMapped: { "4K": 16 }, aliases: 0 });
     expect(vcmGraphTables(g).map((t) => t.title)).toEqual([
       "VCM devices",
       "VCMs",
