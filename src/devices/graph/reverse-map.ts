@@ -7,12 +7,12 @@
  * (write-back cacheable, non-cacheable, device: the stronger of the two stages'), whether the
  * path is live (a CPU's MMU; a bound, active context bank), and the owners labelled on it.
  *
- * Devices are enumerated through their capabilities; tables are inverted on demand with the
- * generic walker (`walkRoot`): every leaf whose output meets the range. Decision, by
- * measurement (docs/graph.md): an incremental index fed by the tables' change stream would
- * answer in microseconds, but recording the change stream alone makes a 4K map 45% slower and
- * a per-leaf index 200% slower (W3), while inverting a machine of one million mapped pages takes
- * a fraction of a second. A query walks each distinct table at most once.
+ * Devices are enumerated through their capabilities; a table is inverted on demand with the
+ * generic walker (`walkRoot`) the first time it is asked about, then through its reverse index
+ * (reverse-index.ts), which follows its change stream. Decision, by measurement (docs/graph.md):
+ * recording every table's change stream from the start would make a 4K map 45% slower, and a
+ * per-leaf index 200% slower (W3); indexing only the tables queried leaves the others as fast
+ * as they were. A query inverts each distinct table at most once.
  *
  * Nested regimes are inverted in two hops: stage 2 gives the IPAs of the physical range, stage 1
  * the VAs whose output falls in them.
