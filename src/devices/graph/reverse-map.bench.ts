@@ -8,6 +8,9 @@
  * stage-1 context bank, and a vCPU whose guest stage 1 maps to IPAs that its stage 2 maps onto
  * the data with 2 MiB blocks (the guest's table pages are reached through a one-to-one stage-2
  * map of the table memory, as a nested walk reads them).
+ *
+ * The first `whoReaches` walks every table once and indexes it (reverse-index.ts); the timed
+ * queries are the ones after it, answered from the indexes.
  */
 import { benchCase } from "../../../bench/harness.js";
 import { Rng } from "../../base/rng.js";
@@ -90,8 +93,10 @@ let machine: ReturnType<typeof millionPageMachine> | undefined;
 const shared = () => (machine ??= millionPageMachine());
 
 benchCase({
+  // The first query indexes the tables (a walk each); the figure is the queries after it
+  // (the issue's target for an incremental answer).
   name: "graph: whoReaches on one random 4K page, 1,000,000 mapped 4K pages over 4 masters (one nested)",
-  targetNs: 1e9,
+  targetNs: 1e6,
   setup: () => {
     const { platform, data } = shared();
     const rng = new Rng(5);

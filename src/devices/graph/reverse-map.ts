@@ -200,7 +200,10 @@ class Inverter {
       };
       const ix =
         table !== undefined && table.root === root.root ? this.indexes.of(table) : undefined;
-      const leaves = ix === undefined ? undefined : this.fromIndex(root, ix, lo, hi);
+      // A guest's stage 1 read through stage 2 (another memory than the table's own): the
+      // index gives the candidates, the walk through stage 2 keeps those it reaches.
+      const throughStage2 = table !== undefined && root.memory !== table.memory;
+      const leaves = ix === undefined ? undefined : this.fromIndex(root, ix, lo, hi, throughStage2);
       if (leaves !== undefined) for (const l of leaves) cut(l);
       else walkRoot(root, { leaf: cut });
     }
@@ -213,7 +216,13 @@ class Inverter {
    * address, and to check the index: one that differs — a raw write behind the table's back —
    * rebuilds the index and answers again).
    */
-  private fromIndex(root: TableRoot, ix: TableIndex, lo: number, hi: number): LeafVisit[] {
+  private fromIndex(
+    root: TableRoot,
+    ix: TableIndex,
+    lo: number,
+    hi: number,
+    throughStage2: boolean,
+  ): LeafVisit[] {
     for (let attempt = 0; ; attempt++) {
       const out: LeafVisit[] = [];
       let stale = false;
@@ -227,6 +236,8 @@ class Inverter {
           seen.lo !== l.lo ||
           seen.hi !== l.hi
         ) {
+          // Through stage 2, a leaf the walk does not reach is refused there, not stale.
+          if (throughStage2) continue;
           stale = true;
           break;
         }
@@ -454,7 +465,7 @@ function regimePaths(
     // Nested: stage 1 leaves whose IPA output falls in the IPAs stage 2 gives the range; the
     // stage-1 tables are at IPAs too, read through stage 2 as the walk reads them.
     const ipas = mergeRanges(s2Pieces.map((p) => [p.inStart, p.inStart + p.size] as const));
-    for (const p1 of inverter.invert(inverter.nestedRoot(ref.root, s2!.root), ipas))
+    for (const p1 of inverter.invert(inverter.nestedRoot(ref.root, s2!.root), ipas, ref.table))
       for (const p2 of s2Pieces) {
         // The part of stage 1's output [p1.outStart, +size) that stage 2's piece takes in.
         const ipaStart = Math.max(p1.outStart, p2.inStart);
