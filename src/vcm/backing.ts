@@ -49,9 +49,17 @@ export interface MapJob {
   readonly devAttr: number;
 }
 
-/** Map every job into every target, or nothing (see the file's comment). */
-export function mapAll(targets: readonly MapTarget[], jobs: readonly MapJob[]): void {
-  const done: Array<[MapTarget, BackingPiece]> = [];
+/**
+ * Apply `step` to every piece of every job in every target, in brackets; if one fails, `undo` the
+ * ones done, in reverse, and rethrow. Every bracket opened is closed.
+ */
+function allOrNothing(
+  targets: readonly MapTarget[],
+  jobs: readonly MapJob[],
+  step: (t: MapTarget, p: BackingPiece, j: MapJob) => void,
+  undo: (t: MapTarget, p: BackingPiece, j: MapJob) => void,
+): void {
+  const done: Array<[MapTarget, BackingPiece, MapJob]> = [];
   const opened: MapTarget[] = [];
   try {
     for (const t of targets) {
@@ -59,19 +67,26 @@ export function mapAll(targets: readonly MapTarget[], jobs: readonly MapJob[]): 
       opened.push(t);
       for (const j of jobs)
         for (const p of j.pieces) {
-          t.map(p.va, p.pa, p.size, j.prot, j.devAttr);
-          done.push([t, p]);
+          step(t, p, j);
+          done.push([t, p, j]);
         }
     }
   } catch (e) {
-    for (let i = done.length - 1; i >= 0; i--) {
-      const [t, p] = done[i]!;
-      t.unmap(p.va, p.pa, p.size);
-    }
+    for (let i = done.length - 1; i >= 0; i--) undo(...done[i]!);
     throw e;
   } finally {
     for (const t of opened) t.end();
   }
+}
+
+/** Map every job into every target, or nothing (see the file's comment). */
+export function mapAll(targets: readonly MapTarget[], jobs: readonly MapJob[]): void {
+  allOrNothing(
+    targets,
+    jobs,
+    (t, p, j) => t.map(p.va, p.pa, p.size, j.prot, j.devAttr),
+    (t, p) => t.unmap(p.va, p.pa, p.size),
+  );
 }
 
 /** Unmap every job's pieces from every target. */
@@ -86,32 +101,18 @@ export function unmapAll(targets: readonly MapTarget[], jobs: readonly MapJob[])
   }
 }
 
-/** Change the attributes of every job's pieces in every target; on failure put `old` back. */
+/** Change the attributes of the job's pieces in every target; on failure put `old` back. */
 export function protectAll(
   targets: readonly MapTarget[],
   job: MapJob,
   old: { prot: number; devAttr: number },
 ): void {
-  const done: Array<[MapTarget, BackingPiece]> = [];
-  const opened: MapTarget[] = [];
-  try {
-    for (const t of targets) {
-      t.begin();
-      opened.push(t);
-      for (const p of job.pieces) {
-        t.protect(p.va, p.pa, p.size, job.prot, job.devAttr);
-        done.push([t, p]);
-      }
-    }
-  } catch (e) {
-    for (let i = done.length - 1; i >= 0; i--) {
-      const [t, p] = done[i]!;
-      t.protect(p.va, p.pa, p.size, old.prot, old.devAttr);
-    }
-    throw e;
-  } finally {
-    for (const t of opened) t.end();
-  }
+  allOrNothing(
+    targets,
+    [job],
+    (t, p, j) => t.protect(p.va, p.pa, p.size, j.prot, j.devAttr),
+    (t, p) => t.protect(p.va, p.pa, p.size, old.prot, old.devAttr),
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
-/** The README's VCM example, as written there, works. */
+/** The README's library examples, as written there, work. */
 import { expect, it } from "vitest";
 
-import { Platform, Smmu, VcmManager, VCM_MEMTYPE_0, VCM_READ, VCM_WRITE } from "../index.js";
+import { Platform, Smmu, VcmManager, VCM_MEMTYPE_0, VCM_READ, VCM_WRITE } from "./index.js";
 
 it("the README's VCM snippet backs a reservation with two 1M sections", () => {
   const m = new Platform({
