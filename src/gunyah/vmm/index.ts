@@ -1,0 +1,2 @@
+/** The host's VM manager (seed 002). */
+export * from "./vm-manager.js";
