@@ -137,7 +137,7 @@ describe("create whose owner-side change runs out of table memory part-way: MAP_
     giveBack();
     const h = ok(m.rm.parcels.create(HOST, LEND, createArgs({ acl: acl([G1, RWX]), sgl })));
     acceptDone(m, G1, h);
-    expect(parcelLabels(m, RAM + SIZE_2M - PAGE, 2 * PAGE)).toEqual([`parcel ${h}`]);
+    expect(parcelLabels(m, RAM + SIZE_2M - PAGE, 2 * PAGE)).toEqual([String(h)]);
   });
 
   it("LEND and DONATE of two regions: the first unmapped, the second fails, the first comes back", () => {

@@ -481,7 +481,7 @@ export class MemParcels {
     for (const r of added)
       p.labels.push(
         this.hyp.platform.owners.label(
-          { system: "gunyah", kind: "parcel", name: `parcel ${p.handle}` },
+          { system: "gunyah", kind: "parcel", name: String(p.handle) },
           { phys: { start: r.pa, end: r.pa + r.size } },
         ),
       );

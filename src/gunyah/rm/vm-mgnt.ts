@@ -136,6 +136,9 @@ export class VmManagement {
       if (id < 0) return refuse("NORESOURCE");
     } else if (id < VMID_DYNAMIC_FIRST || id > VMID_DYNAMIC_LAST) return refuse("VMID_INVALID");
     else if (this.hyp.vm(id) !== undefined) return refuse("IN_USE");
+    // The VM's vCPUs take the names vm<id>.vcpu<i>: a device of the machine already called so
+    // leaves no room for it.
+    if (this.hyp.platform.registry.has(`vm${id}.vcpu0`)) return refuse("NORESOURCE");
     const vm = this.hyp.addVm(id, `vm${id}`, caller, VM_STATE.NO_STATE, this.vcpus, this.memBase);
     this.setState(vm, VM_STATE.LOAD);
     return ok(id);

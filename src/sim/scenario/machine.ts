@@ -17,6 +17,7 @@ import { Platform } from "../../devices/platform.js";
 import { physMachine } from "./machine/phys.js";
 import { translationMachine } from "./machine/translation.js";
 import { vcmMachineModule } from "./machine/vcm.js";
+import { gunyahMachineModule } from "./machine/gunyah.js";
 import type {
   BuiltMachine,
   MachineBuildContext,
@@ -37,11 +38,17 @@ export const BUILTIN_MACHINE_MODULES: readonly MachineModule[] = [
   physMachine,
   translationMachine,
   vcmMachineModule,
+  gunyahMachineModule,
 ];
 
 /** The machine: regions and memory targets, page tables and devices. */
 export const machineSchema = z
-  .strictObject({ ...physMachine.shape, ...translationMachine.shape, ...vcmMachineModule.shape })
+  .strictObject({
+    ...physMachine.shape,
+    ...translationMachine.shape,
+    ...vcmMachineModule.shape,
+    ...gunyahMachineModule.shape,
+  })
   .meta({ title: "Machine", description: "The machine the scenario runs on." });
 
 /** The `machine` section after validation (sizes in bytes). */

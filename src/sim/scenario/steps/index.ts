@@ -6,12 +6,14 @@ import { createStepRegistry } from "../registry.js";
 import type { StepRegistry } from "../registry.js";
 import type { StepModule } from "../step-module.js";
 import { graphSteps } from "./graph.js";
+import { gunyahSteps } from "./gunyah.js";
 import { physSteps } from "./phys.js";
 import { statisticsSteps } from "./statistics.js";
 import { translationSteps } from "./translation.js";
 import { vcmSteps } from "./vcm.js";
 
 export { graphSteps, reachTable } from "./graph.js";
+export { ACCEPTED, GUNYAH_VM, gunyahSteps, PARCEL } from "./gunyah.js";
 export { ALLOCATION, physSteps } from "./phys.js";
 export { statisticsSteps } from "./statistics.js";
 export { translationSteps } from "./translation.js";
@@ -24,6 +26,7 @@ export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
   translationSteps,
   graphSteps,
   vcmSteps,
+  gunyahSteps,
 ];
 
 /** The registry of the built-in step modules, used when no other registry is given. */
