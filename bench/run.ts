@@ -15,6 +15,8 @@ import "../src/devices/access-path.bench.js";
 import "../src/sim/scenario/run.bench.js";
 import "../src/devices/graph/reverse-map.bench.js";
 import "../src/vcm/vcm.bench.js";
+import "../src/gunyah/wire/codec.bench.js";
+import "../src/server/rm.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");

@@ -1,6 +1,7 @@
 /**
- * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph`, `vcm` and `schema`, built
- * with commander.
+ * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph`, `vcm`, `schema` and `rm`
+ * (`rm serve`, `rm call`: the Gunyah resource manager's endpoint, in `rm.ts`), built with
+ * commander.
  *
  * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
  * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong
@@ -38,6 +39,7 @@ import {
   painter,
   wantsColor,
 } from "./human.js";
+import { addRmCommands } from "./rm.js";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -47,6 +49,8 @@ export interface CliIo {
   readonly stdout: { write(text: string): unknown; isTTY?: boolean };
   readonly stderr: { write(text: string): unknown; isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Ends a long-running command (`rm serve`) in-process; without it, SIGINT or SIGTERM does. */
+  readonly stop?: AbortSignal;
 }
 
 /** The package's version, read from package.json next to dist/ (or src/) at run time. */
@@ -352,6 +356,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
       }
       setExit(result.ok ? EXIT.ok : EXIT.failed);
     });
+
+  addRmCommands(program, io, setExit);
 
   program
     .command("schema")

@@ -40,7 +40,10 @@ export class ResourceManager {
   ) {
     const notify = (n: RmNotice) => this.post(n);
     this.parcels = new MemParcels(hyp, notify);
-    this.vms = new VmManagement(hyp, this.parcels, notify, options.memBase, options.vcpus);
+    // A deallocated VM's undelivered notifications go with it: a VMID given again later must
+    // not receive its predecessor's.
+    const gone = (vmid: number) => void this.queues.delete(vmid);
+    this.vms = new VmManagement(hyp, this.parcels, notify, options.memBase, options.vcpus, gone);
   }
 
   /** Queue a notification for its VM and tell the listeners. */

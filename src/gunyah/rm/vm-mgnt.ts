@@ -100,6 +100,8 @@ export class VmManagement {
     /** Where VM_START accepts the image parcel (the VM's memory base). */
     private readonly memBase = 0x8000_0000,
     private readonly vcpus = 1,
+    /** Told when a VM is deallocated (after its last notification is posted). */
+    private readonly onGone: (vmid: number) => void = () => {},
   ) {}
 
   /** Move `vm` to `to` (the RM's `vm_mgnt_set_state`) and announce it. */
@@ -155,6 +157,7 @@ export class VmManagement {
     this.setState(vm, VM_STATE.NO_STATE);
     this.hyp.returnOwnedMemory(vm, caller);
     this.hyp.removeVm(vmid);
+    this.onGone(vmid);
     return ok(undefined);
   }
 
