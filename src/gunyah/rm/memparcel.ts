@@ -12,6 +12,7 @@
  * an extent: NOMEM); a size-0 SGL entry is ARGUMENT_INVALID; SANITIZE at create zeroes the memory
  * at create (memparcel.c) and again at reclaim (the reference).
  */
+import type { MemAcceptRequest, MemCreateRequest } from "../wire/mem.js";
 import type { Hypervisor } from "../hyp/hypervisor.js";
 import { OWN_IO_PROT, OWN_PROT } from "../hyp/hypervisor.js";
 import type { GunyahVm } from "../hyp/vm.js";
@@ -40,30 +41,11 @@ import {
 
 type Refusal = Exclude<RmError, "OK">;
 
-/** A create request (MEM_LEND / MEM_SHARE / MEM_DONATE), decoded. */
-export interface CreateArgs {
-  readonly memType: number;
-  readonly flags: number;
-  readonly label: number;
-  readonly acl: readonly AclEntry[];
-  readonly sgl: readonly SglEntry[];
-  readonly attrs: readonly AttrEntry[];
-}
+/** A create request (MEM_LEND / MEM_SHARE / MEM_DONATE), decoded: the wire's, without its ID. */
+export type CreateArgs = Omit<MemCreateRequest, "id">;
 
-/** A MEM_ACCEPT request, decoded. */
-export interface AcceptArgs {
-  readonly handle: number;
-  readonly memType: number;
-  readonly transType: number;
-  readonly flags: number;
-  readonly label: number;
-  readonly acl: readonly AclEntry[];
-  /** Empty: the RM picks the IPAs. */
-  readonly sgl: readonly SglEntry[];
-  readonly attrs: readonly AttrEntry[];
-  /** The SGL list's second le16 (must be 0). */
-  readonly mapVmid: number;
-}
+/** A MEM_ACCEPT request, decoded (an empty SGL: the RM picks the IPAs; map_vmid must be 0). */
+export type AcceptArgs = Omit<MemAcceptRequest, "id">;
 
 /** What ACCEPT answers when the RM picked the IPAs (else undefined: a standard reply). */
 export interface AcceptReply {

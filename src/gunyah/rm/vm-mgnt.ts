@@ -15,32 +15,24 @@
  *   NORESOURCE.
  */
 import type { Hypervisor } from "../hyp/hypervisor.js";
-import type { GunyahVm, VmState } from "../hyp/vm.js";
+import type { GunyahVm, ImageConfig, VmState } from "../hyp/vm.js";
+import type { HypResource } from "../wire/vm.js";
 import { VM_STATE, VMID_DYNAMIC_FIRST, VMID_DYNAMIC_LAST, VMID_HLOS } from "../hyp/vm.js";
 import type { MemParcels } from "./memparcel.js";
+import {
+  EXIT_CODE,
+  EXIT_TYPE,
+  HYP_RESOURCE_TYPE as RESOURCE_TYPE,
+  OS_STATUS,
+  VM_AUTH as AUTH,
+  VM_STOP_FLAGS as STOP_FLAGS,
+} from "../wire/vm.js";
 import type { RmNotice, RmResult } from "./types.js";
 import { MEM_TYPE, ok, refuse, RIGHTS, TRANS_TYPE } from "./types.js";
 
-/** Authentication of VM_CONFIG_IMAGE (`auth_mech`). */
-export const AUTH = { NONE: 0, PLATFORM: 1, ANDROID: 2 } as const;
-/** VM_STOP flags and reasons. */
-export const STOP_FLAGS = { FORCE: 1 } as const;
-export const STOP_REASON = { SHUTDOWN: 0, RESTART: 1, CRASH: 2, FORCE_STOP: 3 } as const;
-/** VM_EXITED exit types. */
-export const EXIT_TYPE = { VM_EXIT: 0, VM_STOP_FORCED: 7 } as const;
-/** OS status of VM_STATUS. */
-export const OS_STATUS = {
-  NONE: 0,
-  EARLY_BOOT: 1,
-  BOOT: 2,
-  INIT: 3,
-  RUN: 4,
-  SHUTDOWN: 5,
-  HALTED: 6,
-  CRASHED: 7,
-} as const;
-/** GET_HYP_RESOURCES entry types. */
-export const RESOURCE_TYPE = { BELL_TX: 0, BELL_RX: 1, MSGQ_TX: 2, MSGQ_RX: 3, VCPU: 4 } as const;
+// The value sets are the wire's (one definition); re-exported under the RM's short names.
+export { AUTH, EXIT_TYPE, OS_STATUS, RESOURCE_TYPE, STOP_FLAGS };
+export { STOP_REASON } from "../wire/vm.js";
 
 /** The transitions the RM allows (reference §8): target state <- the states it may come from. */
 const ALLOWED: Record<number, readonly number[]> = {
@@ -68,28 +60,12 @@ export function transitionAllowed(from: number, to: number): boolean {
   return ALLOWED[to]?.includes(from) ?? false;
 }
 
-/** One GET_HYP_RESOURCES entry. */
-export interface HypResource {
-  readonly type: number;
-  readonly partnerVmid: number;
-  readonly handle: number;
-  readonly label: number;
-  readonly capId: number;
-  readonly virqHandle: number;
-  readonly virq: number;
-  readonly base: number;
-  readonly size: number;
-}
+/** One GET_HYP_RESOURCES entry (the wire's 44-byte entry). */
+export type { HypResource } from "../wire/vm.js";
 
 /** VM_CONFIG_IMAGE's arguments. */
-export interface ConfigImageArgs {
+export interface ConfigImageArgs extends ImageConfig {
   readonly vmid: number;
-  readonly auth: number;
-  readonly handle: number;
-  readonly imageOffset: number;
-  readonly imageSize: number;
-  readonly dtbOffset: number;
-  readonly dtbSize: number;
 }
 
 export class VmManagement {
@@ -309,7 +285,8 @@ export class VmManagement {
   /** VM_EXIT from a guest: EXITED, and VM_EXITED (type VM_EXIT) to its owner. */
   exit(caller: number, exitFlags: number, exitCode: number): RmResult<undefined> {
     // vm_mgnt.c takes exit codes NORMAL 0, SW_ERROR 1, BUS 3 and DEVICE 4 (not UNKNOWN 2).
-    if (![0, 1, 3, 4].includes(exitCode)) return refuse("MSG_INVALID");
+    const codes: number[] = [EXIT_CODE.NORMAL, EXIT_CODE.SW_ERROR, EXIT_CODE.BUS, EXIT_CODE.DEVICE];
+    if (!codes.includes(exitCode)) return refuse("MSG_INVALID");
     const vm = this.hyp.vm(caller);
     if (vm === undefined || vm.owner === undefined) return refuse("DENIED");
     if (vm.state !== VM_STATE.RUNNING && vm.state !== VM_STATE.PAUSED) return refuse("VM_STATE");
