@@ -335,6 +335,86 @@ describe("copy", () => {
   });
 });
 
+describe("movePages", () => {
+  const DIR = 1024 * PAGE; // the store's 4 MiB directories
+
+  it("moves written pages without copying; the source reads zeros and holds nothing", () => {
+    const s = new ByteStore();
+    const src = HIGH;
+    const dst = HIGH + 3 * DIR + 5 * PAGE; // another directory, another offset within it
+    s.write(src + 0x10, pattern(100, 3));
+    s.write(src + 7 * PAGE + 0xff0, pattern(40, 4)); // crosses into page 8
+    const before = s.pageBytes(src + 7 * PAGE).slice(); // (pins page 7: copied, not moved)
+    s.write(dst + 2 * PAGE, pattern(8, 5)); // stale destination data goes
+    s.movePages(dst, src, 512 * PAGE);
+    expect(read(s, dst + 0x10, 100)).toEqual(pattern(100, 3));
+    expect(read(s, dst + 7 * PAGE + 0xff0, 40)).toEqual(pattern(40, 4));
+    expect(read(s, dst + 7 * PAGE, PAGE)).toEqual(before);
+    expect(read(s, dst + 2 * PAGE, 8)).toEqual(new Uint8Array(8));
+    expect(read(s, src, 512 * PAGE).every((b) => b === 0)).toBe(true);
+    // Pages 0, 7 (pinned: kept, zeroed), 8 materialized at the destination; 7 at the source.
+    expect(s.materializedPfns()).toEqual(
+      [src + 7 * PAGE, dst, dst + 7 * PAGE, dst + 8 * PAGE].map((a) => a / PAGE),
+    );
+  });
+
+  it("a view handed out at the destination stays valid: the bytes are copied into it", () => {
+    const s = new ByteStore();
+    const dst = HIGH + 8 * DIR;
+    const words = s.pageWords(dst + PAGE); // pinned, and will receive source page 1
+    const zeroed = s.pageBytes(dst + 2 * PAGE); // pinned, written, source page 2 is unwritten
+    zeroed.fill(9);
+    s.write(HIGH + PAGE + 8, pattern(4, 7));
+    s.movePages(dst, HIGH, 4 * PAGE);
+    expect(read(s, dst + PAGE + 8, 4)).toEqual(pattern(4, 7));
+    expect(new Uint8Array(words.buffer, words.byteOffset + 8, 4)).toEqual(pattern(4, 7));
+    expect(zeroed.every((b) => b === 0)).toBe(true);
+    expect(s.isMaterialized(HIGH + PAGE)).toBe(false);
+  });
+
+  it("of unwritten memory onto unwritten memory materializes nothing", () => {
+    const s = new ByteStore();
+    s.movePages(HIGH + 2 * DIR, HIGH, 2 * DIR);
+    expect(s.materializedPages).toBe(0);
+  });
+
+  it.prop(
+    [
+      fc.array(fc.tuple(fc.nat({ max: 4 * 1024 - 1 }), fc.integer({ min: 1, max: 255 })), {
+        maxLength: 30,
+      }),
+      fc.nat({ max: 3 }).map((p) => p * 300 * PAGE),
+      fc.nat({ max: 200 }),
+    ],
+    { numRuns: 60 },
+  )("matches a model: dst gets src's bytes, src and nothing else changes", (writes, d, n) => {
+    const s = new ByteStore();
+    const size = n * PAGE;
+    const src = 0x8000_0000;
+    const dst = src + 2000 * PAGE + d;
+    const model = new Map<number, number>();
+    for (const [page, v] of writes) {
+      const pa = (page < 2048 ? src : dst - 2048 * PAGE) + page * PAGE + (v % 64);
+      s.writeU8(pa, v);
+      model.set(pa, v);
+    }
+    s.movePages(dst, src, size);
+    const want = new Map<number, number>();
+    for (const [pa, v] of model) {
+      const inSrc = pa >= src && pa < src + size;
+      const inDst = pa >= dst && pa < dst + size;
+      if (!inSrc && !inDst) want.set(pa, v);
+    }
+    for (const [pa, v] of model) if (pa >= src && pa < src + size) want.set(dst + (pa - src), v);
+    for (const [pa, v] of want) expect(s.readU8(pa)).toBe(v);
+    for (const pfn of s.materializedPfns()) {
+      const page = read(s, pfn * PAGE, PAGE);
+      for (let i = 0; i < PAGE; i++)
+        if (page[i] !== 0) expect(want.get(pfn * PAGE + i)).toBe(page[i]);
+    }
+  });
+});
+
 describe("page views", () => {
   it("pageWords is a little-endian Uint32Array over the page, shared with read/write", () => {
     const s = new ByteStore();

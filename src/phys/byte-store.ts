@@ -34,6 +34,9 @@ const WORD_CACHE = 4096;
 /** Pages per directory: 1024 pages = 4 MiB of physical address space. */
 const DIR_PAGES = 1024;
 
+/** What {@link ByteStore.movePages} reads for a directory that does not exist (never written). */
+const NO_PAGES = new Array<Uint8Array | undefined>(DIR_PAGES);
+
 /** One 4 MiB slice of the address space: its pages, and the word views handed out. */
 class Directory {
   readonly pages: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(DIR_PAGES);
@@ -273,6 +276,92 @@ export class ByteStore {
       }
     if (allZero) this.fill(dst, n, 0);
     else this.write(dst, buf);
+  }
+
+  /**
+   * Move the contents of `[src, src+size)` to `[dst, dst+size)` (page-aligned, not overlapping):
+   * afterwards the destination reads as the source did and the source reads as zeros. Written
+   * pages change hands instead of being copied (a reference moves between directories), and 4 MiB
+   * stretches unwritten on both sides are skipped whole: moving a 2 MiB page costs a few
+   * nanoseconds per written 4 KiB page, and next to nothing when it holds none. A page handed out
+   * by {@link pageWords} or {@link pageBytes}, on either side, keeps its view: its bytes are
+   * copied (or zeroed) instead.
+   */
+  movePages(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+    const n = size / STORE_PAGE_SIZE;
+    const sp = Math.floor(src / STORE_PAGE_SIZE);
+    const dp = Math.floor(dst / STORE_PAGE_SIZE);
+    const keys = this.pageCacheKeys;
+    for (let i = 0; i < n;) {
+      const sKey = Math.floor((sp + i) / DIR_PAGES);
+      const dKey = Math.floor((dp + i) / DIR_PAGES);
+      const si = sp + i - sKey * DIR_PAGES;
+      const di = dp + i - dKey * DIR_PAGES;
+      const run = Math.min(n - i, DIR_PAGES - si, DIR_PAGES - di);
+      let sDir = this.dirs.get(sKey);
+      let dDir = this.dirs.get(dKey);
+      i += run;
+      if (sDir === undefined && dDir === undefined) continue;
+      // A missing directory reads as NO_PAGES: one loop, no branches on it.
+      let sPages = sDir?.pages ?? NO_PAGES;
+      let dPages = dDir?.pages ?? NO_PAGES;
+      for (let j = 0; j < run; j++) {
+        const page = sPages[si + j];
+        const old = dPages[di + j];
+        if (page === undefined && old === undefined) continue;
+        const spfn = sp + i - run + j;
+        const dpfn = dp + i - run + j;
+        if (sDir?.words[si + j] !== undefined || dDir?.words[di + j] !== undefined) {
+          this.movePage(dpfn, spfn);
+          sDir = this.dirs.get(sKey);
+          dDir = this.dirs.get(dKey);
+          sPages = sDir?.pages ?? NO_PAGES;
+          dPages = dDir?.pages ?? NO_PAGES;
+          continue;
+        }
+        // The page cache forgets both pages (it caches absent pages too).
+        let slot = dpfn & (PAGE_CACHE - 1);
+        if (keys[slot] === dpfn) keys[slot] = -1;
+        if (old !== undefined) {
+          dPages[di + j] = undefined;
+          dDir!.count--;
+          this.pageCount--;
+          if (page === undefined) continue;
+        }
+        slot = spfn & (PAGE_CACHE - 1);
+        if (keys[slot] === spfn) keys[slot] = -1;
+        sPages[si + j] = undefined;
+        sDir!.count--;
+        if (dDir === undefined) {
+          dDir = new Directory();
+          this.dirs.set(dKey, dDir);
+          dPages = dDir.pages;
+        }
+        dPages[di + j] = page;
+        dDir.count++;
+      }
+      if (sDir !== undefined && sDir.count === 0) this.dropDir(sKey);
+      if (dDir !== undefined && dDir.count === 0) this.dropDir(dKey);
+    }
+  }
+
+  /** Forget an empty directory. */
+  private dropDir(key: number): void {
+    this.dirs.delete(key);
+    if (this.lastDirKey === key) {
+      this.lastDirKey = -1;
+      this.lastDir = undefined;
+    }
+  }
+
+  /** {@link movePages} of one page with a view on either side: copied (or zeroed) instead. */
+  private movePage(dpfn: number, spfn: number): void {
+    const page = this.pageForRead(spfn);
+    if (page === undefined) this.fill(dpfn * STORE_PAGE_SIZE, STORE_PAGE_SIZE, 0);
+    else {
+      this.pageForWrite(dpfn).set(page);
+      this.fill(spfn * STORE_PAGE_SIZE, STORE_PAGE_SIZE, 0);
+    }
   }
 
   readU8(pa: number): number {
