@@ -39,7 +39,7 @@
  */
 import { fail } from "../base/errors.js";
 import type { GmemCostSink } from "./cost-sink.js";
-import { didYouMean } from "./trace/names.js";
+import { didYouMean } from "../base/suggest.js";
 
 export type { GmemCostSink } from "./cost-sink.js";
 

@@ -23,7 +23,7 @@
  */
 import type { TraceAccess } from "./types.js";
 import { CPU, DEFAULT_ACCESS_SIZE, isTraceName, MAX_ACCESS_SIZE } from "./types.js";
-import { didYouMean } from "./names.js";
+import { didYouMean } from "../../base/suggest.js";
 
 /** One thing wrong with a trace file, at a 1-based line. */
 export interface TraceProblem {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 
 import { expectError } from "../../base/errors.testutil.js";
-import { closestName, didYouMean } from "./names.js";
 import type { TraceAccess } from "./types.js";
 import { arrayCursor, checkAccess, collect, isTraceName, iterate, newAccess } from "./types.js";
 
@@ -51,16 +50,5 @@ describe("checkAccess", () => {
     }
     expect(isTraceName("gpu-0.1")).toBe(true);
     expect(isTraceName("a,b")).toBe(false);
-  });
-});
-
-describe("names", () => {
-  it("suggests plausible typos only", () => {
-    expect(closestName("gpu1", ["cpu", "gpu0"])).toBe("gpu0");
-    expect(closestName("GPU0", ["cpu", "gpu0"])).toBe("gpu0");
-    expect(closestName("farFault", ["farFaultNs", "walkNs4K"])).toBe("farFaultNs");
-    expect(closestName("xyzzy", ["cpu", "gpu0"])).toBeUndefined();
-    expect(didYouMean("cpux", ["cpu"])).toBe(', did you mean "cpu"?');
-    expect(didYouMean("q", ["cpu"])).toBe("");
   });
 });

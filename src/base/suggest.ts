@@ -1,9 +1,11 @@
 /**
- * "Did you mean" suggestions for names (devices in traces, cost-model keys).
+ * "Did you mean" suggestions for names: scenario ops and fields, devices in traces, cost-model
+ * keys, ... One rule everywhere: another case, a prefix of three characters or more
+ * (`allocate` for `alloc`), or one or two edits (at most half the word's length).
  *
- * The same rule as the scenario parser's `closest` (src/sim/scenario/format.ts), which gmem/
- * may not import (sim/ is a higher layer): another case, a prefix of three characters or more,
- * or one or two edits (at most half the word's length).
+ * @example
+ * closest("alocate", ["alloc", "free"]); // "alloc"
+ * `unknown key "foo"${didYouMean("foo", keys)}`;
  */
 
 /** The edit distance of two short strings. */
@@ -22,7 +24,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The candidate closest to `word` when it is a plausible typo of it, else undefined. */
-export function closestName(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   const a = word.toLowerCase();
@@ -40,6 +42,6 @@ export function closestName(word: string, candidates: readonly string[]): string
 
 /** `, did you mean "x"?` for the closest candidate, or the empty string. */
 export function didYouMean(word: string, candidates: readonly string[]): string {
-  const best = closestName(word, candidates);
+  const best = closest(word, candidates);
   return best !== undefined ? `, did you mean "${best}"?` : "";
 }
