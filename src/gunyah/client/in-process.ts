@@ -60,12 +60,25 @@ export class InProcessRmClient {
     const f = fragmentMessage(MSG_TYPE.REQUEST, msgId, seq, encodeRequest(req));
     if (!f.ok) fail("EINVAL", `${req.id}: ${f.reason}`);
     for (const m of f.fragments) this.session.push(m);
-    const i = this.replies.findIndex((r) => r.seq === seq && r.msgId === msgId);
-    if (i < 0) fail("EINVAL", `${req.id}: no reply from the RM (seq ${seq})`);
-    const [r] = this.replies.splice(i, 1);
-    const d = decodeReply(msgId, r!.payload);
+    const payload = this.takeReply(seq, msgId);
+    if (payload === undefined) fail("EINVAL", `${req.id}: no reply from the RM (seq ${seq})`);
+    const d = decodeReply(msgId, payload);
     if (!d.ok) fail("EINVAL", `${req.id}: undecodable reply: ${d.reason}`);
     return d.value;
+  }
+
+  /** Take the payload of reply (seq, msgId) out of those received, if it came. */
+  private takeReply(seq: number, msgId: number): Uint8Array | undefined {
+    const replies = this.replies;
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i]!;
+      if (r.seq !== seq || r.msgId !== msgId) continue;
+      // The reply is nearly always the only one, or the last: no array made to remove it.
+      if (i === replies.length - 1) replies.pop();
+      else replies.splice(i, 1);
+      return r.payload;
+    }
+    return undefined;
   }
 
   /** Run a client flow. */

@@ -28,6 +28,7 @@ import {
   MSG,
   msgName,
   type NotificationName,
+  REQUEST_NAMES,
   type RequestName,
 } from "./ids.js";
 import { type DecodeResult, WireReader, WireWriter } from "./lists.js";
@@ -82,6 +83,11 @@ export type ReplyOf<N extends RequestName> =
 /** A decoded reply, with the name of the request it answers. */
 export type RmReply = { [N in RequestName]: { readonly id: N } & ReplyOf<N> }[RequestName];
 
+/** `"<name> reply"`, what a reply's faults and errors are prefixed with (made once). */
+const REPLY_WHAT = Object.fromEntries(REQUEST_NAMES.map((n) => [n, `${n} reply`])) as Readonly<
+  Record<RequestName, string>
+>;
+
 function isMem(name: RequestName): name is MemRequestName {
   return name.startsWith("MEM_");
 }
@@ -124,13 +130,13 @@ export function encodeReply<N extends RequestName>(id: N, reply: ReplyOf<N>): Ui
   if (code === undefined)
     fail("EINVAL", `${id} reply: ${String(reply.err)} is not an RM error`, "err");
   if (reply.err !== "OK") {
-    const w = new WireWriter(`${id} reply`, 4);
+    const w = new WireWriter(REPLY_WHAT[id], 4);
     w.u32(code, "err_code");
     return w.done();
   }
   const data = reply as ReplyData[N];
   const size = isMem(id) ? memReplyDataSize(id, data) : vmReplyDataSize(id, data);
-  const w = new WireWriter(`${id} reply`, 4 + size);
+  const w = new WireWriter(REPLY_WHAT[id], 4 + size);
   w.u32(code, "err_code");
   if (isMem(id)) writeMemReplyData(w, id, data);
   else writeVmReplyData(w, id, data);
@@ -141,7 +147,7 @@ export function encodeReply<N extends RequestName>(id: N, reply: ReplyOf<N>): Ui
 export function decodeReply(msgId: number, payload: Uint8Array): DecodeResult<RmReply> {
   const name = msgName(msgId);
   if (name === undefined || !isRequestName(name)) return unimplemented(msgId, "request");
-  const r = new WireReader(`${name} reply`, payload);
+  const r = new WireReader(REPLY_WHAT[name], payload);
   r.atLeast(4, "the error code");
   const code = r.u32("err_code");
   const err = rmErrorName(code);

@@ -18,6 +18,7 @@
  * reassembler delivers an empty single-fragment message and starts a partial one on an empty
  * first fragment, as the Linux driver does.
  */
+import { copyBytes, newBytes } from "./bytes.js";
 import { MSG_TYPE, type MsgType } from "./ids.js";
 import { decodeHeader, RM_HEADER_SIZE, RM_MAX_FRAGMENTS, writeHeader } from "./header.js";
 import { formatMsgId } from "./ids.js";
@@ -40,7 +41,8 @@ export type FragmentResult =
  * Split `payload` into the message-queue messages that carry it. `type` is the message's type
  * (REQUEST, REPLY or NOTIFICATION). Refuses, without throwing, a payload above 14,616 bytes, a
  * type of 0 (continuations only follow a first fragment), a seq that is not a u16 and a msg_id
- * that is not a u32. The fragments are views of one buffer.
+ * that is not a u32. The fragments are views of one new buffer (a single fragment is that
+ * buffer); the caller owns them.
  */
 export function fragmentMessage(
   type: MsgType,
@@ -63,10 +65,17 @@ export function fragmentMessage(
       ok: false,
       reason: `${formatMsgId(msgId)}: payload of ${len} bytes is above the ${RM_MAX_PAYLOAD}-byte maximum (63 fragments of 232)`,
     };
-  const count = len === 0 ? 1 : Math.ceil(len / RM_FRAGMENT_PAYLOAD);
+  if (len <= RM_FRAGMENT_PAYLOAD) {
+    // One fragment, one allocation: no view (which would move a small array off V8's heap).
+    const msg = newBytes(RM_HEADER_SIZE + len);
+    writeHeader(msg, 0, type, 0, seq, msgId);
+    msg.set(payload, RM_HEADER_SIZE);
+    return { ok: true, fragments: [msg] };
+  }
+  const count = Math.ceil(len / RM_FRAGMENT_PAYLOAD);
   // One copy of the payload after the first header, then each chunk moved up to make room for
   // the headers (last first, so no chunk is overwritten before it moves).
-  const buf = new Uint8Array(count * RM_HEADER_SIZE + len);
+  const buf = newBytes(count * RM_HEADER_SIZE + len);
   buf.set(payload, RM_HEADER_SIZE);
   for (let i = count - 1; i > 0; i--) {
     const from = RM_HEADER_SIZE + i * RM_FRAGMENT_PAYLOAD;
@@ -76,10 +85,13 @@ export function fragmentMessage(
       Math.min(from + RM_FRAGMENT_PAYLOAD, len + RM_HEADER_SIZE),
     );
   }
+  // Views made from the ArrayBuffer directly: cheaper than subarray (no species lookup).
   const fragments: Uint8Array[] = new Array<Uint8Array>(count);
+  const ab = buf.buffer;
   for (let i = 0, at = 0; i < count; i++, at += RM_MESSAGE_SIZE) {
     writeHeader(buf, at, i === 0 ? type : MSG_TYPE.CONTINUATION, count - 1, seq, msgId);
-    fragments[i] = buf.subarray(at, Math.min(at + RM_MESSAGE_SIZE, buf.length));
+    const n = Math.min(RM_MESSAGE_SIZE, buf.length - at);
+    fragments[i] = new Uint8Array(ab, buf.byteOffset + at, n);
   }
   return { ok: true, fragments };
 }
@@ -102,6 +114,7 @@ export type ReassemblyStep =
       readonly type: Exclude<MsgType, 0>;
       readonly msgId: number;
       readonly seq: number;
+      /** The caller's own (see {@link Reassembler}). */
       readonly payload: Uint8Array;
       /** The partial message this one's first fragment discarded. */
       readonly discarded?: DiscardedPartial;
@@ -152,6 +165,13 @@ interface Partial {
  * Reassembles the messages of one link from their fragments. `push` never throws: anything it
  * cannot use is reported as dropped, with the reason.
  *
+ * Ownership: a delivered payload is the caller's to keep. It is never a view of a pushed
+ * message (a caller may reuse the buffer it pushes from: the socket endpoint's FrameReader
+ * hands on views of one scratch buffer) nor shared with another message (RawLink keeps
+ * replies): a single fragment's body is copied out, a longer message is assembled in a buffer
+ * of its own (both from `bytes.ts`). The reassembler keeps nothing of a pushed message after
+ * `push` returns.
+ *
  * @example
  * const r = new Reassembler();
  * for (const f of fragments) {
@@ -193,7 +213,6 @@ export class Reassembler {
     const seq = msg[2]! | (msg[3]! << 8);
     const msgId = (msg[4]! | (msg[5]! << 8) | (msg[6]! << 16) | (msg[7]! << 24)) >>> 0;
     if (type !== MSG_TYPE.CONTINUATION) {
-      const body = msg.subarray(RM_HEADER_SIZE);
       const old = this.partial;
       this.partial = undefined;
       const discarded: DiscardedPartial | undefined = old && {
@@ -204,14 +223,16 @@ export class Reassembler {
         expected: old.fragments + 1,
       };
       if (fragments === 0) {
-        const payload = body.slice();
+        // A copy: the caller may reuse `msg`.
+        const payload = copyBytes(msg, RM_HEADER_SIZE);
         return discarded
           ? { kind: "message", type, msgId, seq, payload, discarded }
           : { kind: "message", type, msgId, seq, payload };
       }
-      const buf = new Uint8Array((fragments + 1) * RM_FRAGMENT_PAYLOAD);
-      buf.set(body);
-      this.partial = { type, msgId, seq, fragments, remaining: fragments, buf, len: body.length };
+      const buf = newBytes((fragments + 1) * RM_FRAGMENT_PAYLOAD);
+      const len = msg.length - RM_HEADER_SIZE;
+      buf.set(msg.subarray(RM_HEADER_SIZE));
+      this.partial = { type, msgId, seq, fragments, remaining: fragments, buf, len };
       return discarded ? { kind: "pending", discarded } : PENDING;
     }
     const p = this.partial;
@@ -231,6 +252,7 @@ export class Reassembler {
     p.remaining--;
     if (p.remaining > 0) return PENDING;
     this.partial = undefined;
-    return { kind: "message", type: p.type, msgId, seq, payload: p.buf.subarray(0, p.len) };
+    const payload = new Uint8Array(p.buf.buffer, p.buf.byteOffset, p.len);
+    return { kind: "message", type: p.type, msgId, seq, payload };
   }
 }

@@ -197,3 +197,26 @@ describe("writing", () => {
     expect(listBytes(3, 16)).toBe(52);
   });
 });
+
+describe("SGLs either side of the 64-byte payload V8 keeps on its heap", () => {
+  it("round-trips 0 to 5 and 512 entries, from any byte offset", () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 512]) {
+      const sgl = Array.from({ length: n }, (_, i) => ({
+        ipa: (i % 2 === 0 ? 2 ** 40 : 0) + 0x1000 * (i + 1),
+        size: i % 3 === 0 ? 2 ** 33 + 0x1000 : 0x2000 * (i + 1),
+      }));
+      const w = new WireWriter("TEST", 4 + listBytes(n, 16));
+      w.u32(0xdead_beef, "head");
+      writeSgl(w, sgl, 0x33);
+      const bytes = w.done();
+      for (const offset of [0, 1, 3]) {
+        const shifted = new Uint8Array(bytes.length + offset);
+        shifted.set(bytes, offset);
+        const r = new WireReader("TEST", shifted.subarray(offset));
+        expect(r.u32("head")).toBe(0xdead_beef);
+        expect(readSgl(r)).toEqual({ sgl, second: 0x33 });
+        expect(r.left).toBe(0);
+      }
+    }
+  });
+});

@@ -179,7 +179,11 @@ export function encodeVmRequest(req: VmRequest): Uint8Array {
   }
   const layout = REQUESTS[req.id];
   const w = new WireWriter(req.id, layout.bytes);
-  writeStruct(w, layout, req);
+  if (layout === VMID_ONLY) {
+    // The most common request, written without interpreting its layout.
+    w.u16((req as VmIdRequest).vmid, "vmid");
+    w.zeros(2);
+  } else writeStruct(w, layout, req);
   return w.done();
 }
 
@@ -198,7 +202,11 @@ export function readVmRequest(r: WireReader, id: VmRequestName): VmRequest {
   }
   const layout = REQUESTS[id];
   r.exactly(layout.bytes);
-  return readStruct(r, layout, { id } as VmRequest);
+  if (layout !== VMID_ONLY) return readStruct(r, layout, { id } as VmRequest);
+  // The most common request, read without interpreting its layout.
+  const vmid = r.u16("vmid");
+  r.skip(2, "res (reserved)");
+  return { id: id as VmIdRequest["id"], vmid };
 }
 
 /** VM_GET_STATE's reply: `le32 vm_state | os_status << 8 | app_status << 16`. */
@@ -264,10 +272,9 @@ export function writeVmReplyData(
   else if (id === "VM_GET_STATE") {
     const s = data as VmStateReply;
     // Each part checked against its own width, then packed into the one word.
-    const check = new WireWriter(w.what, 4);
-    check.u8(s.vmState, "vmState");
-    check.u8(s.osStatus, "osStatus");
-    check.u16(s.appStatus, "appStatus");
+    w.check(s.vmState, 1, "vmState");
+    w.check(s.osStatus, 1, "osStatus");
+    w.check(s.appStatus, 2, "appStatus");
     w.u32((s.vmState | (s.osStatus << 8) | (s.appStatus << 16)) >>> 0, "state word");
   } else if (id === "VM_GET_HYP_RESOURCES") {
     const { resources } = data as VmReplyData[typeof id];
