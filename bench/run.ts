@@ -17,6 +17,8 @@ import "../src/devices/graph/reverse-map.bench.js";
 import "../src/vcm/vcm.bench.js";
 import "../src/gunyah/wire/codec.bench.js";
 import "../src/server/rm.bench.js";
+import "../src/gmem/gmem.bench.js";
+import "../src/gmem/replay.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");

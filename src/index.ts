@@ -15,4 +15,5 @@ export * from "./phys/index.js";
 export * from "./mmu/index.js";
 export * from "./devices/index.js";
 export * from "./vcm/index.js";
+export * from "./gmem/index.js";
 export * from "./sim/index.js";

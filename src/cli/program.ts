@@ -1,7 +1,7 @@
 /**
- * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph`, `vcm`, `schema` and `rm`
- * (`rm serve`, `rm call`: the Gunyah resource manager's endpoint, in `rm.ts`), built with
- * commander.
+ * The `memweave` command line: `run`, `check`, `dump`, `who`, `graph`, `vcm`, `schema`, `rm`
+ * (`rm serve`, `rm call`: the Gunyah resource manager's endpoint, in `rm.ts`) and `gmem`
+ * (`gmem replay`, `gmem compare`: GMEM trace replays, in `gmem.ts`), built with commander.
  *
  * Exit codes: 0 when every expectation holds (or the file is valid); 1 when an expectation
  * fails; 2 when the scenario is invalid, the file can't be read, or the command line is wrong
@@ -39,6 +39,7 @@ import {
   painter,
   wantsColor,
 } from "./human.js";
+import { addGmemCommands } from "./gmem.js";
 import { addRmCommands } from "./rm.js";
 
 /** Exit codes of the CLI. */
@@ -358,6 +359,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     });
 
   addRmCommands(program, io, setExit);
+  addGmemCommands(program, io, setExit);
 
   program
     .command("schema")

@@ -182,16 +182,18 @@ export class AcceleratorDriver implements GmMmu {
       this.stats.migratingAnswers++;
       return GM_RET.MIGRATING;
     }
+    // The frame's piece at the fault's offset (residency per 4 KiB piece; a whole page: its base).
+    const pa = page.pa + (gmf.va % page.hnode.pageSize);
     const cur = pmap.blocks.get(gmf.va);
-    if (cur === page.pa) return GM_RET.SUCCESS; // mapped: "recently used"
+    if (cur === pa) return GM_RET.SUCCESS; // mapped: "recently used"
     if (cur !== undefined) {
       this.pmapRelease(pmap, gmf.va, gmf.size);
       this.tlbInvl(pmap, gmf.va, gmf.size);
     }
-    const ret = this.pmapEnter(pmap, gmf.va, gmf.size, page.pa, gmf.prot);
+    const ret = this.pmapEnter(pmap, gmf.va, gmf.size, pa, gmf.prot);
     if (ret !== GM_RET.SUCCESS) return ret;
     if (gmf.copy) {
-      this.move(page.pa, gmf.dmaAddr, gmf.size);
+      this.move(pa, gmf.dmaAddr, gmf.size);
       this.stats.copiesIn++;
     }
     return GM_RET.SUCCESS;
@@ -201,9 +203,14 @@ export class AcceleratorDriver implements GmMmu {
     this.stats.peerUnmaps++;
     const pmap = this.pmapOf(gmf);
     if (pmap?.own === undefined) return GM_RET.FAILURE_UNKNOWN;
-    const pa = gmf.page?.pa ?? pmap.blocks.get(gmf.va);
+    const page = gmf.page;
+    const pa =
+      page !== undefined ? page.pa + (gmf.va % page.hnode.pageSize) : pmap.blocks.get(gmf.va);
     if (pa === undefined) return GM_RET.FAILURE_UNKNOWN;
-    if (pmap.blocks.has(gmf.va)) {
+    // A whole page mapped whole is known by its block record; otherwise (pieces of a block
+    // mapped by runs, residency per 4 KiB piece) a walk says.
+    const mapped = pmap.blocks.has(gmf.va) || pmap.own.translate(gmf.va) !== undefined;
+    if (mapped) {
       const ret = this.pmapRelease(pmap, gmf.va, gmf.size);
       if (ret !== GM_RET.SUCCESS) return ret;
       this.tlbInvl(pmap, gmf.va, gmf.size);
@@ -276,7 +283,9 @@ export class AcceleratorDriver implements GmMmu {
   pmapRelease(pmap: GmPmap, va: number, size: number): GmRet {
     if (!(pmap instanceof DriverPmap) || pmap.own === undefined) return GM_RET.FAILURE_UNKNOWN;
     try {
-      pmap.own.unmap(va, size);
+      const done = pmap.own.unmap(va, size);
+      // A range with holes (pieces of a block mapped here and there): every leaf in it goes.
+      if (done < size) releaseLeaves(pmap.own, va + done, va + size);
     } catch (e) {
       return errorRet(e);
     }
@@ -343,6 +352,22 @@ export class AcceleratorDriver implements GmMmu {
       ch.skip();
     }
   }
+}
+
+/** Unmap every leaf of `table` meeting `[start, end)` (clipped to it). */
+function releaseLeaves(table: PageTable, start: number, end: number): void {
+  const leaves: Array<[number, number]> = [];
+  table.walk(
+    {
+      leaf: (l) => {
+        const s = Math.max(start, l.va);
+        leaves.push([s, Math.min(end, l.va + l.size) - s]);
+      },
+    },
+    start,
+    end,
+  );
+  for (const [va, size] of leaves) table.unmap(va, size);
 }
 
 /** The gm_ret of a model error. */

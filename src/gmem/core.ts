@@ -6,27 +6,30 @@
  * of a `GmemCore`, so a policy can wrap them.
  */
 import { fail } from "../base/errors.js";
+import type { FaultResolution } from "../devices/bus-master.js";
 import type { Platform } from "../devices/platform.js";
+import type { Fault } from "../mmu/regime.js";
+import type { Prot } from "../mmu/prot.js";
 import { PhysTableMemory } from "../mmu/table-memory.js";
 import type { MemoryTarget } from "../phys/target.js";
 import type { GmemCostSink } from "./cost-sink.js";
 import type { GmDev } from "./device.js";
-import { gmDevFault } from "./fault.js";
+import { cpuFault, gmDevFault } from "./fault.js";
 import type { GmPage, Hnode } from "./hnode.js";
-import type { GmemPolicy } from "./policy.js";
+import type { GmemPolicy, PolicyName } from "./policy.js";
 import { resolvePolicy } from "./policy.js";
 import type { GmProcess } from "./process.js";
 import type { GmFaultHint, GmRet } from "./types.js";
 import { HOST } from "./types.js";
-import type { HostPage } from "./vm-object.js";
+import type { GmMapping, HostPage } from "./vm-object.js";
 
 export interface GmemOptions {
   /** The memory target host pages come from: RAM, a buddy target (2 MiB-aligned blocks). */
   host: string;
   /** The memory target the processes' CPU page tables are allocated from. */
   tables: string;
-  /** The policy (default: the `gmem` policy). */
-  policy?: Partial<GmemPolicy>;
+  /** The policy: a name, or fields over the `gmem` policy (default: the `gmem` policy). */
+  policy?: PolicyName | Partial<GmemPolicy>;
   /** Where costs are reported (the cost model). */
   cost?: GmemCostSink;
   /** How device pages are labelled with their address space (see `labelDevicePage`). */
@@ -75,7 +78,15 @@ export interface GmemDetail {
 }
 
 /** What the last gm_dev_fault did (for its callers' counters). */
-export type FaultOutcome = "none" | "populated" | "migrated" | "touched" | "migrating" | "shared";
+export type FaultOutcome =
+  | "none"
+  | "populated"
+  | "migrated"
+  | "touched"
+  | "migrating"
+  | "shared"
+  /** Served by mapping host memory remotely (a pinned or host-preferred page; uvm/). */
+  | "remote";
 
 /** The device fault path (`gm_dev_fault`); a policy may wrap it. */
 export type DevFaultPath = (
@@ -85,6 +96,44 @@ export type DevFaultPath = (
   dev: GmDev,
   hint: GmFaultHint,
 ) => GmRet;
+
+/** The CPU's fault handler for a process (the core MM hooks); a policy may wrap it. */
+export type CpuFaultPath = (core: GmemCore, mm: GmProcess, fault: Fault) => FaultResolution;
+
+/**
+ * What a policy beyond the core's paths takes over (the uvm engine, uvm/engine.ts: residency per
+ * 4 KiB piece, fault batching, thrashing, hints). The core calls `access` and `remote` on every
+ * access, and the block operations for blocks with `pieces` (the core does not read pieces).
+ */
+export interface PolicyHooks {
+  /**
+   * Before an access by the CPU (`dev` undefined) or a device: returns the access's buffer if it
+   * took the access over (a device fault buffered in a batch; `then` is called when it is
+   * replayed), else undefined (the access goes on).
+   */
+  access(
+    dev: GmDev | undefined,
+    op: "r" | "w",
+    va: number,
+    size: number,
+    data: Uint8Array | undefined,
+    then: ((bytes: Uint8Array) => void) | undefined,
+  ): Uint8Array | undefined;
+  /** True if `dev`'s access at `va` goes to host memory; undefined: the core's answer. */
+  remote(dev: GmDev, va: number): boolean | undefined;
+  /** Serve and replay every buffered access. */
+  flush(): void;
+  /** A block with pieces: every device-resident piece home (an eviction, a detach). */
+  moveToHost(m: GmMapping): GmRet;
+  /** A block with pieces: eager free (munmap, DONTNEED). */
+  freeBlock(mm: GmProcess, m: GmMapping): void;
+  /** A block with pieces: mprotect. */
+  protectBlock(mm: GmProcess, m: GmMapping, prot: Prot): void;
+  /** A block with pieces whose eviction was cancelled: its device mappings entered again. */
+  remap(m: GmMapping): void;
+  /** hmemcpy over blocks with pieces. */
+  hmemcpy(mm: GmProcess, hnid: number, dest: number, src: number, size: number): void;
+}
 
 function zeroStats(): GmemStats {
   return {
@@ -133,8 +182,17 @@ export class GmemCore {
   readonly inFlight = new Set<GmPage>();
   /** `gm_dev_fault`, as the access path and prefetch call it: wrap it to change the policy. */
   devFaultPath: DevFaultPath = gmDevFault;
+  /** The CPU's fault handler for peer-shared areas and anonymous memory: wrap it likewise. */
+  cpuFaultPath: CpuFaultPath = cpuFault;
+  /** A policy beyond the core's paths, when the policy needs one (uvm/engine.ts). */
+  hooks: PolicyHooks | undefined = undefined;
   /** What the last gm_dev_fault did. */
   lastOutcome: FaultOutcome = "none";
+  /**
+   * Pages the last gm_dev_fault made resident (populated or migrated), in the residency's unit:
+   * 1 (a 2 MiB page) on the core's path; 4 KiB pages under `residency: "page"`.
+   */
+  lastPages = 1;
   readonly pageLabels: "page" | "hnode";
 
   constructor(platform: Platform, options: GmemOptions) {

@@ -120,7 +120,8 @@ export function finishEvict(core: GmemCore, page: GmPage, force: boolean): boole
   page.flags &= ~GM_PAGE_FLAG.EVICTING;
   m.flags &= ~GM_PAGE.WILLNEED;
   const pmap = pmapOf(page);
-  if (pmap !== undefined)
+  if (m.pieces !== undefined) core.hooks!.remap(m);
+  else if (pmap !== undefined)
     page.hnode.dev.mmu.pmapEnter(
       pmap,
       m.va,

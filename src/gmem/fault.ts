@@ -199,6 +199,7 @@ function bindDevicePage(
  * maps the host page. NOMEM when host memory is exhausted; the driver's error otherwise.
  */
 export function moveToHost(core: GmemCore, m: GmMapping): GmRet {
+  if (m.pieces !== undefined) return core.hooks!.moveToHost(m);
   const page = m.page!;
   const dev = m.dev!;
   const mm = page.mm!;
@@ -355,6 +356,7 @@ function shareFault(core: GmemCore, mm: GmProcess, vma: Vma, addr: number): GmRe
  * WILLNEED or PINNED.
  */
 export function freeBlock(core: GmemCore, mm: GmProcess, m: GmMapping): void {
+  if (m.pieces !== undefined) return core.hooks!.freeBlock(mm, m);
   const g = core.policy.granularity;
   const state = m.state;
   if (state === GM_PAGE.CPU) {
@@ -381,6 +383,7 @@ export function freeBlock(core: GmemCore, mm: GmProcess, m: GmMapping): void {
 
 /** mprotect of one block: the CPU's mapping, or the device's (pmap_protect + tlb_invl). */
 export function protectBlock(core: GmemCore, mm: GmProcess, m: GmMapping, prot: Prot): void {
+  if (m.pieces !== undefined) return core.hooks!.protectBlock(mm, m, prot);
   const g = core.policy.granularity;
   const state = m.state;
   if (state === GM_PAGE.CPU) {

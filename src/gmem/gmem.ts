@@ -46,14 +46,16 @@ import type { GmemOptions } from "./core.js";
 import { GmemCore } from "./core.js";
 import { GmDev } from "./device.js";
 import { finishReclaim, reclaim } from "./evict.js";
-import { cpuFault, gmHostFaultLocked } from "./fault.js";
+import { gmHostFaultLocked } from "./fault.js";
 import { hmemcpy } from "./hmemcpy.js";
 import { Hnode } from "./hnode.js";
 import { hmadvise } from "./madvise.js";
 import type { GmMmu } from "./mmu.js";
+import { needsPolicyEngine } from "./policy.js";
 import { GmProcess } from "./process.js";
 import type { GmFaultHint, GmMmuMode, GmRet, MadvBehavior } from "./types.js";
 import { GM_DEV_CAP, GM_FAULT_HINT, GM_MMU_MODE, GM_PAGE, GM_RET } from "./types.js";
+import { UvmEngine } from "./uvm/engine.js";
 
 export type { GmemOptions, GmemStats, GmemDetail } from "./core.js";
 
@@ -93,9 +95,15 @@ export class Gmem extends GmemCore {
   private nextAs = 1;
   private readonly readBufs: Array<Uint8Array | undefined> = [];
   private readonly zeroBufs: Array<Uint8Array | undefined> = [];
+  /**
+   * The UVM policies' engine (uvm/engine.ts), when the policy has a switch beyond the core's
+   * paths (residency per page, fault batching, the prefetcher, thrashing, hints).
+   */
+  readonly uvm: UvmEngine | undefined;
 
   constructor(platform: Platform, options: GmemOptions) {
     super(platform, options);
+    this.uvm = needsPolicyEngine(this.policy) ? new UvmEngine(this) : undefined;
   }
 
   // --- devices -----------------------------------------------------------------------------
@@ -246,7 +254,7 @@ export class Gmem extends GmemCore {
     const proc = new GmProcess(this, name, mm, cpu, asid);
     proc.label = platform.owners.label({ system: "gmem", kind: "process", name }, { table: mm });
     const handler = (fault: Fault): FaultResolution =>
-      cpu.mmu.ttbr0?.root === mm.root ? cpuFault(this, proc, fault) : "terminate";
+      cpu.mmu.ttbr0?.root === mm.root ? this.cpuFaultPath(this, proc, fault) : "terminate";
     cpu.addFaultHandler(handler);
     this.procs.push(proc);
     this.current ??= proc;
@@ -307,12 +315,59 @@ export class Gmem extends GmemCore {
 
   /** `gm_dev_fault(mm, addr, dev, hint)` (through {@link devFaultPath}). */
   devFault(mm: GmProcess, addr: number, dev: GmDev, hint: GmFaultHint = GM_FAULT_HINT.NONE): GmRet {
+    this.flush();
     return this.devFaultPath(this, mm, addr, dev, hint);
   }
 
   /** `gm_host_fault_locked`: bring the device-resident block holding `addr` home. */
   hostFault(mm: GmProcess, addr: number): GmRet {
+    this.flush();
     return gmHostFaultLocked(this, mm, addr);
+  }
+
+  /**
+   * Serve the device faults buffered in batches (`faultBatch`) and replay their accesses; the
+   * calls that change residency flush first, and so does every CPU access. Call it at the end of
+   * a trace (and before munmap or detach, which do not). Nothing to do without fault batching.
+   */
+  flush(): void {
+    this.hooks?.flush();
+  }
+
+  /**
+   * UVM's preferred-location hint (`cudaMemAdvise SetPreferredLocation`; the `hints` switch) on
+   * `[va, va+len)` rounded out to 4 KiB: `who` is `"cpu"` (host memory), a device's name, or
+   * undefined (unset). See uvm/README.md for what it does.
+   */
+  setPreferredLocation(
+    va: number,
+    len: number,
+    who: string | undefined,
+    mm: GmProcess = this.currentProcess(),
+  ): void {
+    this.hintEngine("setPreferredLocation").setPreferredLocation(mm, va, len, who);
+  }
+
+  /**
+   * UVM's accessed-by hint (`cudaMemAdvise SetAccessedBy`; the `hints` switch): device `who`
+   * keeps a mapping to the pages of `[va, va+len)` wherever they live that it can reach (host
+   * memory remotely, its own memory), so it does not fault on them; `on` false unsets it.
+   */
+  setAccessedBy(
+    va: number,
+    len: number,
+    who: string,
+    on = true,
+    mm: GmProcess = this.currentProcess(),
+  ): void {
+    this.hintEngine("setAccessedBy").setAccessedBy(mm, va, len, this.device(who), on);
+  }
+
+  private hintEngine(what: string): UvmEngine {
+    const e = this.uvm;
+    if (e === undefined || !this.policy.hints)
+      fail("EINVAL", `${what}: the policy has hints off (set hints: true, or use the uvm policy)`);
+    return e;
   }
 
   /** The handler on a device's master: gm_dev_fault, then the replay (or not). */
@@ -353,6 +408,7 @@ export class Gmem extends GmemCore {
     behavior: MadvBehavior,
     mm: GmProcess = this.currentProcess(),
   ): number {
+    this.flush();
     return hmadvise(this, mm, hnid, start, len, behavior);
   }
 
@@ -364,7 +420,9 @@ export class Gmem extends GmemCore {
     size: number,
     mm: GmProcess = this.currentProcess(),
   ): void {
-    hmemcpy(this, mm, hnid, dest, src, size);
+    this.flush();
+    if (this.hooks !== undefined) this.hooks.hmemcpy(mm, hnid, dest, src, size);
+    else hmemcpy(this, mm, hnid, dest, src, size);
   }
 
   /**
@@ -373,11 +431,13 @@ export class Gmem extends GmemCore {
    */
   reclaim(hnid: number, count: number, options: { defer?: boolean } = {}): number {
     const h = this.hnode(hnid) ?? fail("EINVAL", `reclaim: ${String(hnid)} is not an hnode`);
+    this.flush();
     return reclaim(this, h, count, options.defer === true);
   }
 
   /** End the evictions in flight; returns how many pages were evicted (not cancelled). */
   finishReclaim(): number {
+    this.flush();
     return finishReclaim(this);
   }
 
@@ -395,8 +455,20 @@ export class Gmem extends GmemCore {
    * cannot be served throws (EFAULT, ENOMEM). Costs go to the sink: the walk of an access that
    * missed the TLB (levels and leaf size of the translation that served it; the walks of a
    * fault are part of its service), then a local or remote access.
+   *
+   * With fault batching (`faultBatch`, the uvm policy), a device access that faults is buffered
+   * and replayed when its batch is served (full, at a CPU access, or at {@link flush}): the
+   * returned buffer (a read's, fresh) holds the bytes only then, and `then` is called with it
+   * then. Without batching `then` is called at once.
    */
-  access(who: string, op: "r" | "w", va: number, size: number, data?: Uint8Array): Uint8Array {
+  access(
+    who: string,
+    op: "r" | "w",
+    va: number,
+    size: number,
+    data?: Uint8Array,
+    then?: (bytes: Uint8Array) => void,
+  ): Uint8Array {
     let master: MmuMaster;
     let dev: GmDev | undefined;
     if (who === "cpu") {
@@ -411,6 +483,16 @@ export class Gmem extends GmemCore {
       dev = this.byName.get(who) ?? this.device(who);
       master = dev.master ?? fail("EINVAL", `gmem: device ${who} has no bus master to access with`);
     }
+    if (op === "w" && data !== undefined && data.length !== size)
+      fail(
+        "EINVAL",
+        `gmem: write of ${size} bytes at ${hex(va)} with ${data.length} bytes of data`,
+      );
+    const hooks = this.hooks;
+    if (hooks !== undefined) {
+      const taken = hooks.access(dev, op, va, size, data, then);
+      if (taken !== undefined) return taken;
+    }
     const st = master.mmu.stats;
     const walks0 = st.walks;
     let out: Uint8Array;
@@ -418,11 +500,6 @@ export class Gmem extends GmemCore {
       out = this.buffer(this.readBufs, size);
       master.readInto(va, out, USER);
     } else {
-      if (data !== undefined && data.length !== size)
-        fail(
-          "EINVAL",
-          `gmem: write of ${size} bytes at ${hex(va)} with ${data.length} bytes of data`,
-        );
       out = data ?? this.buffer(this.zeroBufs, size);
       master.write(va, out, USER);
     }
@@ -439,6 +516,7 @@ export class Gmem extends GmemCore {
       else sink.localAccess(who, size);
     }
     if (dev !== undefined && this.policy.eviction === "accessed") this.touchAccessed(dev, va, size);
+    then?.(out);
     return out;
   }
 
@@ -446,6 +524,8 @@ export class Gmem extends GmemCore {
   private remote(dev: GmDev, va: number): boolean {
     const ctx = dev.currentCtx;
     if (ctx === undefined) return false;
+    const policy = this.hooks?.remote(dev, va);
+    if (policy !== undefined) return policy;
     if (ctx.mode === GM_MMU_MODE.SHARE) return true;
     if (ctx.mode === GM_MMU_MODE.COHERENT_EXCLUSIVE) return false;
     const m = ctx.as.process.vmObject?.lookup(va);

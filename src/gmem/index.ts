@@ -20,3 +20,42 @@ export { AcceleratorDriver, DriverPmap } from "./accelerator-driver.js";
 export type { AcceleratorDriverOptions, AcceleratorDriverStats } from "./accelerator-driver.js";
 export { Gmem } from "./gmem.js";
 export type { AddAcceleratorResult, CreateProcessOptions, DevCreateOptions } from "./gmem.js";
+export {
+  COST_PARAM_KEYS,
+  CostModel,
+  DEFAULT_COST_PARAMS,
+  formatDuration,
+  linkName,
+} from "./cost.js";
+export type { CostBreakdown, CostCounts, CostParams, LinkCost } from "./cost.js";
+export * from "./trace/index.js";
+export {
+  choosePolicy,
+  costModelOf,
+  createReplayMachine,
+  diffBreakdown,
+  offsetCursor,
+  POLICY_NAMES,
+  policyKeys,
+  policyPreset,
+  REPLAY_COUNTERS,
+  REPLAY_LAYOUT,
+  replayStats,
+  replayTrace,
+  settingKeys,
+  splitSettings,
+} from "./replay.js";
+export type {
+  PolicyChoice,
+  ReplayCounter,
+  ReplayMachine,
+  ReplayMachineOptions,
+  ReplayMismatch,
+  ReplayOptions,
+  ReplayResult,
+  ReplayStats,
+  SettingValue,
+  SplitSettings,
+} from "./replay.js";
+export { compareTable, countersTable, timeTable } from "./replay-report.js";
+export type { ReplaySummary, ReplayTable } from "./replay-report.js";

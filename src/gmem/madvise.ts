@@ -155,8 +155,9 @@ function prefetch(
         );
       const o = core.lastOutcome;
       if (o === "populated" || o === "migrated") {
-        core.stats.prefetchedPages++;
-        moved++;
+        // In the residency's unit: 2 MiB pages, or 4 KiB pages under residency per page.
+        core.stats.prefetchedPages += core.lastPages;
+        moved += core.lastPages;
       }
     }
   }

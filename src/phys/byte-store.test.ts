@@ -336,7 +336,7 @@ describe("copy", () => {
 });
 
 describe("movePages", () => {
-  const DIR = 1024 * PAGE; // the store's 4 MiB directories
+  const DIR = 512 * PAGE; // the store's 2 MiB directories
 
   it("moves written pages without copying; the source reads zeros and holds nothing", () => {
     const s = new ByteStore();
@@ -378,6 +378,92 @@ describe("movePages", () => {
     expect(s.materializedPages).toBe(0);
   });
 
+  it("an aligned 2 MiB stretch hands its whole directory over, caches and all", () => {
+    const s = new ByteStore();
+    const src = 2 ** 40; // directory-aligned
+    const dst = 0x8000_0000 + 3 * DIR;
+    s.write(src + 5 * PAGE + 3, pattern(10, 1));
+    s.write(src + 511 * PAGE, pattern(PAGE, 2));
+    // Fill the page cache with the source's present pages and the destination's absent ones,
+    // and give the destination stale data of its own.
+    expect(read(s, src + 5 * PAGE + 3, 10)).toEqual(pattern(10, 1));
+    expect(read(s, dst + 5 * PAGE, 4)).toEqual(new Uint8Array(4));
+    s.write(dst + 100 * PAGE, pattern(8, 3));
+    s.movePages(dst, src, DIR);
+    expect(read(s, dst + 5 * PAGE + 3, 10)).toEqual(pattern(10, 1));
+    expect(read(s, dst + 511 * PAGE, PAGE)).toEqual(pattern(PAGE, 2));
+    expect(read(s, dst + 100 * PAGE, 8)).toEqual(new Uint8Array(8));
+    expect(read(s, src + 5 * PAGE + 3, 10)).toEqual(new Uint8Array(10));
+    expect(s.materializedPfns()).toEqual([dst / PAGE + 5, dst / PAGE + 511]);
+    // A write at the source now makes a page of its own; the destination's are untouched.
+    s.write(src + 5 * PAGE, pattern(4, 9));
+    expect(read(s, dst + 5 * PAGE + 3, 10)).toEqual(pattern(10, 1));
+    expect(s.materializedPages).toBe(3);
+    // And back, onto a source that has a page again: it is dropped.
+    s.movePages(src, dst, DIR);
+    expect(read(s, src + 5 * PAGE, 4)).toEqual(Uint8Array.of(0, 0, 0, pattern(10, 1)[0]!));
+    expect(s.materializedPages).toBe(2);
+  });
+
+  it("a whole directory with a view handed out goes page by page (the view stays valid)", () => {
+    const s = new ByteStore();
+    const src = 2 ** 40;
+    const dst = src + 4 * DIR;
+    const view = s.pageBytes(src + 2 * PAGE);
+    view.fill(7);
+    s.write(src + 9 * PAGE, pattern(16, 4));
+    s.movePages(dst, src, DIR);
+    expect(view.every((b) => b === 0)).toBe(true); // zeroed in place, still the store's page
+    expect(read(s, dst + 2 * PAGE, 3)).toEqual(Uint8Array.of(7, 7, 7));
+    expect(read(s, dst + 9 * PAGE, 16)).toEqual(pattern(16, 4));
+    view[0] = 1;
+    expect(s.readU8(src + 2 * PAGE)).toBe(1);
+  });
+
+  it.prop(
+    [
+      fc.array(
+        fc.tuple(
+          fc.constantFrom("w", "r", "pin"),
+          fc.nat({ max: 4 * 512 - 1 }),
+          fc.integer({ min: 1, max: 255 }),
+        ),
+        { maxLength: 40 },
+      ),
+      fc.array(fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 3 }), fc.integer({ min: 1, max: 2 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+    ],
+    { numRuns: 60 },
+  )(
+    "aligned moves of whole directories match a model, with cached pages and views",
+    (ops, moves) => {
+      const s = new ByteStore();
+      const base = 0x8000_0000; // directory-aligned; four directories A..D
+      const model = new Uint8Array(4 * DIR);
+      const at = (page: number, v: number) => base + page * PAGE + (v % 61);
+      for (const [op, page, v] of ops) {
+        if (op === "w") {
+          s.writeU8(at(page, v), v);
+          model[at(page, v) - base] = v;
+        } else if (op === "r") expect(s.readU8(at(page, v))).toBe(model[at(page, v) - base]);
+        else s.pageWords(base + page * PAGE);
+      }
+      for (const [from, to, n] of moves) {
+        if (from === to || from + n > 4 || to + n > 4 || (from < to + n && to < from + n)) continue;
+        s.movePages(base + to * DIR, base + from * DIR, n * DIR);
+        model.copyWithin(to * DIR, from * DIR, (from + n) * DIR);
+        model.fill(0, from * DIR, (from + n) * DIR);
+        for (let i = 0; i < 64; i++) {
+          const pa = base + ((i * 7919 * 61) % (4 * DIR));
+          expect(s.readU8(pa)).toBe(model[pa - base]);
+        }
+      }
+      expectSameBytes(read(s, base, 4 * DIR), model, "after the moves");
+    },
+  );
+
   it.prop(
     [
       fc.array(fc.tuple(fc.nat({ max: 4 * 1024 - 1 }), fc.integer({ min: 1, max: 255 })), {
@@ -412,6 +498,59 @@ describe("movePages", () => {
       for (let i = 0; i < PAGE; i++)
         if (page[i] !== 0) expect(want.get(pfn * PAGE + i)).toBe(page[i]);
     }
+  });
+});
+
+describe("discard", () => {
+  const DIR = 512 * PAGE;
+
+  it("skips unwritten directories, drops whole ones, zeroes partial ones page by page", () => {
+    const s = new ByteStore();
+    const base = 2 ** 40;
+    s.write(base + 3 * PAGE, pattern(8, 1)); // directory 0, dropped whole
+    s.write(base + 2 * DIR + PAGE + 5, pattern(8, 2)); // directory 2: only partly covered
+    s.write(base + 2 * DIR + 300 * PAGE, pattern(8, 3)); // beyond the range: kept
+    expect(read(s, base + 3 * PAGE, 8)).toEqual(pattern(8, 1)); // cached
+    s.discard(base, 2 * DIR + 200 * PAGE);
+    expect(read(s, base + 3 * PAGE, 8)).toEqual(new Uint8Array(8));
+    expect(read(s, base + 2 * DIR + PAGE + 5, 8)).toEqual(new Uint8Array(8));
+    expect(read(s, base + 2 * DIR + 300 * PAGE, 8)).toEqual(pattern(8, 3));
+    expect(s.materializedPages).toBe(1);
+  });
+
+  it("keeps pages with views (zeroed) and handles unaligned ends", () => {
+    const s = new ByteStore();
+    const base = 2 ** 40;
+    const view = s.pageBytes(base + 10 * PAGE);
+    view.fill(5);
+    s.write(base, pattern(2 * PAGE, 4));
+    s.discard(base + 100, DIR - 100 + 50);
+    expect(read(s, base, 100)).toEqual(pattern(100, 4));
+    expect(read(s, base + 100, PAGE).every((b) => b === 0)).toBe(true);
+    expect(view.every((b) => b === 0)).toBe(true);
+    expect(s.isMaterialized(base + 10 * PAGE)).toBe(true);
+  });
+
+  it.prop(
+    [
+      fc.array(fc.tuple(fc.nat({ max: 3 * 512 - 1 }), fc.integer({ min: 1, max: 255 })), {
+        maxLength: 30,
+      }),
+      fc.nat({ max: 3 * DIR - 1 }),
+      fc.nat({ max: 3 * DIR }),
+    ],
+    { numRuns: 60 },
+  )("matches fill with zeros", (writes, start, len) => {
+    const a = new ByteStore();
+    const b = new ByteStore();
+    const base = 0x8000_0000;
+    for (const [page, v] of writes)
+      for (const st of [a, b]) st.writeU8(base + page * PAGE + (v % 97), v);
+    const size = Math.min(len, 3 * DIR - start);
+    a.discard(base + start, size);
+    b.fill(base + start, size, 0);
+    expect(a.materializedPfns()).toEqual(b.materializedPfns());
+    expectSameBytes(read(a, base, 3 * DIR), read(b, base, 3 * DIR), "discard vs fill");
   });
 });
 

@@ -31,21 +31,33 @@ const PAGE_CACHE = 4096;
 /** Entries of the cache of page-word views. */
 const WORD_CACHE = 4096;
 
-/** Pages per directory: 1024 pages = 4 MiB of physical address space. */
-const DIR_PAGES = 1024;
+/**
+ * Pages per directory: 512 pages = 2 MiB of physical address space, the size of a huge page, so
+ * that moving or discarding an aligned 2 MiB page can hand over or drop a whole directory.
+ */
+const DIR_PAGES = 512;
+
+/** Pages per slab: 64 pages = 256 KiB per ArrayBuffer (see `newPage`). */
+const SLAB_PAGES = 64;
+
+/** Dropped pages kept for reuse at most: 1024 pages = 4 MiB. */
+const MAX_SPARES = 1024;
 
 /** What {@link ByteStore.movePages} reads for a directory that does not exist (never written). */
 const NO_PAGES = new Array<Uint8Array | undefined>(DIR_PAGES);
 
-/** One 4 MiB slice of the address space: its pages, and the word views handed out. */
+/** One 2 MiB slice of the address space: its pages, and the word views handed out. */
 class Directory {
   readonly pages: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(DIR_PAGES);
   readonly words: Array<Uint32Array | undefined> = new Array<Uint32Array | undefined>(DIR_PAGES);
+  /** Pages present. */
   count = 0;
+  /** Word views handed out (pages pinned). */
+  views = 0;
 }
 
 export class ByteStore {
-  // Pages live in directories of 4 MiB, found through a map with a one-entry cache: page-table
+  // Pages live in directories of 2 MiB, found through a map with a one-entry cache: page-table
   // pages and the data of one buffer cluster in a few directories, so most lookups are a
   // comparison and an array load rather than a hash lookup.
   private readonly dirs = new Map<number, Directory>();
@@ -119,7 +131,7 @@ export class ByteStore {
     const i = pfn - this.lastDirKey * DIR_PAGES;
     let page = dir.pages[i];
     if (page === undefined) {
-      page = new Uint8Array(STORE_PAGE_SIZE);
+      page = this.newPage();
       dir.pages[i] = page;
       dir.count++;
       this.pageCount++;
@@ -153,6 +165,7 @@ export class ByteStore {
     if (view === undefined) {
       view = new Uint32Array(page.buffer, page.byteOffset, STORE_PAGE_SIZE / 4);
       dir.words[i] = view;
+      dir.views++;
     }
     return view;
   }
@@ -239,7 +252,7 @@ export class ByteStore {
       const pfn = Math.floor(addr / STORE_PAGE_SIZE);
       const off = addr - pfn * STORE_PAGE_SIZE;
       const n = Math.min(size - done, STORE_PAGE_SIZE - off);
-      if (byte === 0 && n === STORE_PAGE_SIZE && !this.isPinned(pfn)) this.dropPage(pfn);
+      if (byte === 0 && n === STORE_PAGE_SIZE && !this.isPinned(pfn)) this.dropPage(pfn, true);
       else if (byte !== 0 || this.pageForRead(pfn) !== undefined)
         this.pageForWrite(pfn).fill(byte, off, off + n);
       done += n;
@@ -281,11 +294,12 @@ export class ByteStore {
   /**
    * Move the contents of `[src, src+size)` to `[dst, dst+size)` (page-aligned, not overlapping):
    * afterwards the destination reads as the source did and the source reads as zeros. Written
-   * pages change hands instead of being copied (a reference moves between directories), and 4 MiB
-   * stretches unwritten on both sides are skipped whole: moving a 2 MiB page costs a few
-   * nanoseconds per written 4 KiB page, and next to nothing when it holds none. A page handed out
-   * by {@link pageWords} or {@link pageBytes}, on either side, keeps its view: its bytes are
-   * copied (or zeroed) instead.
+   * pages change hands instead of being copied (a reference moves between directories), and 2 MiB
+   * stretches unwritten on both sides are skipped whole. An aligned 2 MiB stretch whose pages have
+   * no views hands its whole directory over (the destination's is dropped): moving a 2 MiB page
+   * costs well under a microsecond however much of it was written. Elsewhere a move costs a few
+   * nanoseconds per written 4 KiB page. A page handed out by {@link pageWords} or
+   * {@link pageBytes}, on either side, keeps its view: its bytes are copied (or zeroed) instead.
    */
   movePages(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
     const n = size / STORE_PAGE_SIZE;
@@ -302,6 +316,14 @@ export class ByteStore {
       let dDir = this.dirs.get(dKey);
       i += run;
       if (sDir === undefined && dDir === undefined) continue;
+      if (
+        run === DIR_PAGES &&
+        (sDir === undefined || sDir.views === 0) &&
+        (dDir === undefined || dDir.views === 0)
+      ) {
+        this.handOver(dKey, sKey, sDir, dDir);
+        continue;
+      }
       // A missing directory reads as NO_PAGES: one loop, no branches on it.
       let sPages = sDir?.pages ?? NO_PAGES;
       let dPages = dDir?.pages ?? NO_PAGES;
@@ -343,6 +365,46 @@ export class ByteStore {
       if (sDir !== undefined && sDir.count === 0) this.dropDir(sKey);
       if (dDir !== undefined && dDir.count === 0) this.dropDir(dKey);
     }
+  }
+
+  /**
+   * {@link movePages} of a whole directory without views: `sDir` becomes directory `dKey` (or
+   * `dKey` goes, when the source has none); the destination's old pages are dropped.
+   */
+  private handOver(
+    dKey: number,
+    sKey: number,
+    sDir: Directory | undefined,
+    dDir: Directory | undefined,
+  ): void {
+    if (dDir !== undefined) {
+      this.pageCount -= dDir.count;
+      this.dropDir(dKey);
+    }
+    if (sDir !== undefined) {
+      this.dropDir(sKey);
+      this.dirs.set(dKey, sDir);
+    }
+    this.forgetPages(sKey * DIR_PAGES, DIR_PAGES);
+    this.forgetPages(dKey * DIR_PAGES, DIR_PAGES);
+  }
+
+  /**
+   * The page cache forgets `[pfn, pfn + n)` (present or absent): the keys of the slots those pages
+   * map to are cleared with a block fill, whichever pages the slots hold (a cache may forget more
+   * than it must). Their values stay until the slots are reused: a slot's value is only read when
+   * its key matches, and at most {@link PAGE_CACHE} pages are kept alive that way.
+   */
+  private forgetPages(pfn: number, n: number): void {
+    const keys = this.pageCacheKeys;
+    if (n >= PAGE_CACHE) {
+      keys.fill(-1);
+      return;
+    }
+    const first = pfn & (PAGE_CACHE - 1);
+    const end = Math.min(first + n, PAGE_CACHE);
+    keys.fill(-1, first, end);
+    if (first + n > end) keys.fill(-1, 0, first + n - end);
   }
 
   /** Forget an empty directory. */
@@ -424,9 +486,35 @@ export class ByteStore {
     this.writeU32(pa + 4, Math.floor(value / 0x1_0000_0000) >>> 0);
   }
 
-  /** Forget the contents of every page in `[pa, pa+size)` (they read as zeros again). */
+  /**
+   * Forget the contents of every page in `[pa, pa+size)` (they read as zeros again). Directory by
+   * directory: an unwritten 2 MiB stretch costs one lookup, a whole directory without views is
+   * dropped at once, and only partly covered directories (or pages with views, which are zeroed
+   * and kept) go page by page.
+   */
   discard(pa: number, size: number): void {
-    this.fill(pa, size, 0);
+    const startPfn = Math.ceil(pa / STORE_PAGE_SIZE);
+    const endPfn = Math.floor((pa + size) / STORE_PAGE_SIZE);
+    if (endPfn <= startPfn) return this.fill(pa, size, 0);
+    // The partial pages at either end.
+    const head = startPfn * STORE_PAGE_SIZE - pa;
+    if (head > 0) this.fill(pa, head, 0);
+    const tail = pa + size - endPfn * STORE_PAGE_SIZE;
+    if (tail > 0) this.fill(endPfn * STORE_PAGE_SIZE, tail, 0);
+    for (let pfn = startPfn; pfn < endPfn;) {
+      const key = Math.floor(pfn / DIR_PAGES);
+      const i = pfn - key * DIR_PAGES;
+      const run = Math.min(endPfn - pfn, DIR_PAGES - i);
+      const dir = this.dirs.get(key);
+      if (dir !== undefined) {
+        if (run === DIR_PAGES && dir.views === 0) {
+          this.pageCount -= dir.count;
+          this.dropDir(key);
+          this.forgetPages(pfn, run);
+        } else this.fill(pfn * STORE_PAGE_SIZE, run * STORE_PAGE_SIZE, 0);
+      }
+      pfn += run;
+    }
   }
 
   /**
@@ -452,6 +540,7 @@ export class ByteStore {
       const i = pfn - this.lastDirKey * DIR_PAGES;
       if (dir.words[i] !== undefined) {
         dir.words[i] = undefined;
+        dir.views--;
         unpinned = true;
       }
       const slot = pfn & (WORD_CACHE - 1);
@@ -471,11 +560,34 @@ export class ByteStore {
     return n;
   }
 
-  private dropPage(pfn: number): void {
+  /**
+   * A zeroed page: a spare one (a page dropped earlier, zeroed now), else the next 4 KiB of the
+   * current slab. Pages come from slabs of {@link SLAB_PAGES} (one ArrayBuffer each): a buffer per
+   * page costs several microseconds of allocation and garbage-collector accounting, a view of a
+   * slab a fraction of that. A slab's memory goes when none of its pages is referenced.
+   */
+  private newPage(): Uint8Array {
+    const spare = this.spares.pop();
+    if (spare !== undefined) return spare.fill(0);
+    if (this.slabUsed === SLAB_PAGES) {
+      this.slab = new ArrayBuffer(SLAB_PAGES * STORE_PAGE_SIZE);
+      this.slabUsed = 0;
+    }
+    return new Uint8Array(this.slab, STORE_PAGE_SIZE * this.slabUsed++, STORE_PAGE_SIZE);
+  }
+  private slab = new ArrayBuffer(0);
+  private slabUsed = SLAB_PAGES;
+  /** Dropped pages kept for reuse (never one that had a view handed out), at most MAX_SPARES. */
+  private readonly spares: Uint8Array[] = [];
+
+  /** Forget page `pfn`; `recycle`: no view of it was ever handed out, so it may be reused. */
+  private dropPage(pfn: number, recycle = false): void {
     const dir = this.dirOf(pfn, false);
     if (dir === undefined) return;
     const i = pfn - this.lastDirKey * DIR_PAGES;
-    if (dir.pages[i] === undefined) return;
+    const page = dir.pages[i];
+    if (page === undefined) return;
+    if (recycle && this.spares.length < MAX_SPARES) this.spares.push(page);
     dir.pages[i] = undefined;
     const slot = pfn & (PAGE_CACHE - 1);
     if (this.pageCacheKeys[slot] === pfn) {

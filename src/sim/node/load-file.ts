@@ -8,9 +8,12 @@
  * if (result.ok) runScenario(result.scenario);
  */
 import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
-import type { ParseOptions, ScenarioParseResult } from "../scenario/parse.js";
+import type { ParseOptions, ScenarioError, ScenarioParseResult } from "../scenario/parse.js";
+import { formatDocPath } from "../scenario/machine.js";
 import { parseScenario } from "../scenario/parse.js";
+import { defaultStepRegistry } from "../scenario/steps/index.js";
 
 /** Why a file could not be read, in a few words (`no such file`, `is a directory`, …). */
 function describeReadError(e: unknown): string {
@@ -47,5 +50,58 @@ export async function loadScenarioFile(
       ],
     };
   }
-  return parseScenario(text, path, options);
+  const parsed = parseScenario(text, path, options);
+  return parsed.ok ? loadStepFiles(parsed, path, options) : parsed;
+}
+
+/**
+ * Read the files the steps declare (`StepDefinition.files`: traces), relative to the scenario's
+ * folder, and check their contents (`checkFile`): an unreadable file is an `io` error at its
+ * step, a malformed one an error at its own line (`traces/t.csv:7:1: steps[3].file: ...`). The
+ * scenario comes back with the bytes in `files`.
+ */
+async function loadStepFiles(
+  parsed: Extract<ScenarioParseResult, { ok: true }>,
+  path: string,
+  options: ParseOptions,
+): Promise<ScenarioParseResult> {
+  const registry = options.registry ?? defaultStepRegistry;
+  const files = new Map<string, Uint8Array>();
+  const errors: ScenarioError[] = [];
+  const folder = dirname(path);
+  for (const [i, step] of parsed.scenario.steps.entries()) {
+    const definition = registry.get(step.op);
+    const wanted = definition?.files?.(step) ?? [];
+    const at = parsed.source.steps[i] ?? { line: 0, column: 0 };
+    for (const name of wanted) {
+      const shown = join(folder, name);
+      let bytes = files.get(name);
+      if (bytes === undefined) {
+        try {
+          bytes = await readFile(shown);
+        } catch (e) {
+          errors.push({
+            file: path,
+            ...at,
+            path: `steps[${i}]`,
+            message: `${describeReadError(e).replace("cannot read file", `cannot read file "${shown}"`)}`,
+            kind: "io",
+          });
+          continue;
+        }
+        files.set(name, bytes);
+      }
+      for (const p of definition?.checkFile?.(step, name, bytes) ?? [])
+        errors.push({
+          file: shown,
+          line: p.line,
+          column: p.line > 0 ? 1 : 0,
+          path: formatDocPath(["steps", i, ...(p.path ?? [])]),
+          message: p.message,
+          kind: "schema",
+        });
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return files.size === 0 ? parsed : { ...parsed, scenario: { ...parsed.scenario, files } };
 }

@@ -1,8 +1,9 @@
 /**
  * The `machine` section of a scenario, composed from machine modules (`machine-module.ts`):
  * physical memory — the memory map (regions) and the memory targets allocators draw from
- * (`machine/phys.ts`) —, translation: page tables and devices (`machine/translation.ts`), and
- * the VCM manager (`machine/vcm.ts`).
+ * (`machine/phys.ts`) —, translation: page tables and devices (`machine/translation.ts`), the
+ * VCM manager (`machine/vcm.ts`), the Gunyah hypervisor (`machine/gunyah.ts`) and GMEM
+ * (`machine/gmem.ts`).
  *
  * The schema checks the form of each item. What only the model can check — overlapping
  * regions, a target on an unknown region, pools that don't fit their range, a device naming an
@@ -18,6 +19,7 @@ import { physMachine } from "./machine/phys.js";
 import { translationMachine } from "./machine/translation.js";
 import { vcmMachineModule } from "./machine/vcm.js";
 import { gunyahMachineModule } from "./machine/gunyah.js";
+import { gmemMachineModule } from "./machine/gmem.js";
 import type {
   BuiltMachine,
   MachineBuildContext,
@@ -39,6 +41,7 @@ export const BUILTIN_MACHINE_MODULES: readonly MachineModule[] = [
   translationMachine,
   vcmMachineModule,
   gunyahMachineModule,
+  gmemMachineModule,
 ];
 
 /** The machine: regions and memory targets, page tables and devices. */
@@ -48,6 +51,7 @@ export const machineSchema = z
     ...translationMachine.shape,
     ...vcmMachineModule.shape,
     ...gunyahMachineModule.shape,
+    ...gmemMachineModule.shape,
   })
   .meta({ title: "Machine", description: "The machine the scenario runs on." });
 

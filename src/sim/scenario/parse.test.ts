@@ -108,8 +108,8 @@ describe("parseScenario: every error kind has its line, column and path", () => 
 
   it("an unknown op points at the op, a missing op at the step", () => {
     expect(brief(withSteps("  - op: allocate\n  - { size: 4K }\n"))).toEqual([
-      `${FIRST_STEP_LINE}:9 steps[0].op: unknown op "allocate", did you mean "alloc"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops))`,
-      `${FIRST_STEP_LINE + 1}:5 steps[1].op: missing required key "op" (one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops))`,
+      `${FIRST_STEP_LINE}:9 steps[0].op: unknown op "allocate", did you mean "alloc"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops), gmem.* (6 ops))`,
+      `${FIRST_STEP_LINE + 1}:5 steps[1].op: missing required key "op" (one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops), gmem.* (6 ops))`,
     ]);
   });
 

@@ -59,8 +59,8 @@ describe("step registry", () => {
   it("the default registry refuses ops it does not know, at their position", () => {
     const r = parseScenario(TEXT, "c.yaml");
     expect(r.ok ? [] : r.errors.map(formatScenarioError)).toEqual([
-      'c.yaml:8:11: steps[1].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops))',
-      'c.yaml:10:11: steps[3].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops))',
+      'c.yaml:8:11: steps[1].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops), gmem.* (6 ops))',
+      'c.yaml:10:11: steps[3].op: unknown op "poke" (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops), gmem.* (6 ops))',
     ]);
   });
 

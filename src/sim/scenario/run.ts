@@ -226,6 +226,12 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
     expect: (passed, message) => {
       expectations.push({ step: current, passed, message });
     },
+    file: (path) =>
+      scenario.files?.get(path) ??
+      fail(
+        "ENOENT",
+        `file "${path}" was not loaded (a scenario read with loadScenarioFile has its steps' files; one parsed from text needs them in scenario.files)`,
+      ),
   };
 
   const steps: StepResult[] = [];

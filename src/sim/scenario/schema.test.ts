@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { describe, expect, it } from "vitest";
@@ -6,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { formatScenarioError, parseScenario } from "./parse.js";
 import { runScenario } from "./run.js";
 import { scenarioJsonSchema, scenarioJsonSchemaText } from "./schema.js";
+import { defaultStepRegistry } from "./steps/index.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const read = (path: string) => readFileSync(root + path, "utf8");
@@ -125,6 +127,12 @@ describe("the JSON Schema", () => {
       "gunyah.vmmDtb",
       "gunyah.vmmStart",
       "gunyah.vmmTeardown",
+      "gmem.access",
+      "gmem.advise",
+      "gmem.memcpy",
+      "gmem.stats",
+      "gmem.trace",
+      "gmem.compare",
     ]);
   });
 });
@@ -142,7 +150,12 @@ describe("the examples", () => {
   it.each(examples)("%s is valid and every expectation holds", (file) => {
     const r = parseScenario(read(file), file);
     if (!r.ok) throw new Error(r.errors.map(formatScenarioError).join("\n"));
-    const result = runScenario(r.scenario);
+    // The files steps read (traces), relative to the example, as the file loader gives them.
+    const files = new Map<string, Uint8Array>();
+    for (const step of r.scenario.steps)
+      for (const name of defaultStepRegistry.get(step.op)?.files?.(step) ?? [])
+        files.set(name, readFileSync(root + dirname(file) + "/" + name));
+    const result = runScenario({ ...r.scenario, files });
     const failed = result.expectations.list.filter((e) => !e.passed).map((e) => e.message);
     expect(failed).toEqual([]);
     expect(result.expectations.passed).toBeGreaterThan(0);

@@ -22,6 +22,11 @@ export interface Scenario {
   readonly seed: number;
   readonly machine: MachineConfig;
   readonly steps: readonly ScenarioStep[];
+  /**
+   * The files steps read (traces), by the path as the step writes it: the file loader
+   * (`sim/node`) fills it; not part of the document.
+   */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
 }
 
 const schemas = new WeakMap<StepRegistry, z.ZodType<Scenario, unknown>>();

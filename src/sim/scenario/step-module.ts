@@ -108,6 +108,20 @@ export interface StepContext {
   resolve(address: AddressExpr, spaces: readonly AddressSpaceId[]): number;
   /** Record an expectation of the current step: `passed`, and a message saying what was checked. */
   expect(passed: boolean, message: string): void;
+  /**
+   * The bytes of a file the step declared ({@link StepDefinition.files}), by the path as the step
+   * gives it. The file loader (`sim/node`) reads them; a scenario parsed from text has none
+   * unless its `files` are given: ENOENT then, naming the file.
+   */
+  file(path: string): Uint8Array;
+}
+
+/** A problem in a file a step reads, at a 1-based line (0: the file as a whole). */
+export interface FileProblem {
+  readonly line: number;
+  readonly message: string;
+  /** The key of the step that names the file (`["file"]`), for the error's path. */
+  readonly path?: DocPath;
 }
 
 /** A problem {@link StepDefinition.check} finds: a path within the step and a message. */
@@ -136,6 +150,17 @@ export interface StepDefinition<S extends StepSchema = StepSchema> {
    * rather than a failure when the step runs. Paths are relative to the step.
    */
   check?(step: z.output<S>, machine: BuiltMachine): readonly StepProblem[];
+  /**
+   * Optional: the files the step reads (a trace), as written — relative to the scenario file's
+   * folder. The file loader reads each before anything runs (an unreadable one is a load error
+   * at the step) and gives their bytes through {@link StepContext.file}.
+   */
+  files?(step: z.output<S>): readonly string[];
+  /**
+   * Optional: check a file's contents when the scenario is loaded, so a malformed file is a load
+   * error at its own line (and nothing runs). `path` is as {@link files} gave it.
+   */
+  checkFile?(step: z.output<S>, path: string, bytes: Uint8Array): readonly FileProblem[];
 }
 
 /** Define a step with its types inferred from the schema. */

@@ -5,6 +5,7 @@
 import { createStepRegistry } from "../registry.js";
 import type { StepRegistry } from "../registry.js";
 import type { StepModule } from "../step-module.js";
+import { gmemSteps } from "./gmem.js";
 import { graphSteps } from "./graph.js";
 import { gunyahSteps } from "./gunyah.js";
 import { physSteps } from "./phys.js";
@@ -12,6 +13,7 @@ import { statisticsSteps } from "./statistics.js";
 import { translationSteps } from "./translation.js";
 import { vcmSteps } from "./vcm.js";
 
+export { gmemSteps } from "./gmem.js";
 export { graphSteps, reachTable } from "./graph.js";
 export { ACCEPTED, GUNYAH_VM, gunyahSteps, PARCEL } from "./gunyah.js";
 export { ALLOCATION, physSteps } from "./phys.js";
@@ -27,6 +29,7 @@ export const BUILTIN_STEP_MODULES: readonly StepModule[] = [
   graphSteps,
   vcmSteps,
   gunyahSteps,
+  gmemSteps,
 ];
 
 /** The registry of the built-in step modules, used when no other registry is given. */

@@ -513,11 +513,11 @@ steps:
       '6:11 steps[0].op: vcm.minPageSize needs the machine\'s "vcm" section (the VCM manager)',
     ]);
     expect(bare.errors("{ op: vcm.reserv, vcm: v }")).toEqual([
-      '6:11 steps[0].op: unknown op "vcm.reserv", did you mean "vcm.reserve"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.create, vcm.createFromPrebuilt, vcm.clone, vcm.free, vcm.reserve, vcm.reserveAt, vcm.reserveFromBound, vcm.createBound, vcm.freeBound, vcm.unreserve, vcm.setResAttr, vcm.physAlloc, vcm.mapPhysAddr, vcm.physFree, vcm.back, vcm.unback, vcm.assoc, vcm.deassoc, vcm.activate, vcm.deactivate, vcm.setAssocAttr, vcm.copy, vcm.translate, vcm.physRes, vcm.devAddrToPhys, vcm.hook, vcm.hwVer, vcm.resInfo, vcm.vcmInfo, vcm.resAt, vcm.assocInfo, vcm.physInfo, vcm.boundInfo, vcm.hookInfo, vcm.contRegion, vcm.minPageSize, vcm.smmuMap, vcm.smmuUnmap, vcm.smmuTranslate, vcm.smmuInfo, gunyah.* (33 ops))',
+      '6:11 steps[0].op: unknown op "vcm.reserv", did you mean "vcm.reserve"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.create, vcm.createFromPrebuilt, vcm.clone, vcm.free, vcm.reserve, vcm.reserveAt, vcm.reserveFromBound, vcm.createBound, vcm.freeBound, vcm.unreserve, vcm.setResAttr, vcm.physAlloc, vcm.mapPhysAddr, vcm.physFree, vcm.back, vcm.unback, vcm.assoc, vcm.deassoc, vcm.activate, vcm.deactivate, vcm.setAssocAttr, vcm.copy, vcm.translate, vcm.physRes, vcm.devAddrToPhys, vcm.hook, vcm.hwVer, vcm.resInfo, vcm.vcmInfo, vcm.resAt, vcm.assocInfo, vcm.physInfo, vcm.boundInfo, vcm.hookInfo, vcm.contRegion, vcm.minPageSize, vcm.smmuMap, vcm.smmuUnmap, vcm.smmuTranslate, vcm.smmuInfo, gunyah.* (33 ops), gmem.* (6 ops))',
     ]);
     // A plain op lists the namespaced ones by namespace, and finds the one it may mean.
     expect(bare.errors("{ op: backk }")).toEqual([
-      '6:11 steps[0].op: unknown op "backk", did you mean "vcm.back"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops))',
+      '6:11 steps[0].op: unknown op "backk", did you mean "vcm.back"? (expected one of: alloc, free, write, read, fill, copy, expect, stats, map, unmap, protect, access, translate, dump, tlbi, smmu, stream, who, expectIsolated, aliases, stale, load, vcm.* (40 ops), gunyah.* (33 ops), gmem.* (6 ops))',
     ]);
   });
 });
