@@ -59,3 +59,4 @@ export type {
 } from "./replay.js";
 export { compareTable, countersTable, timeTable } from "./replay-report.js";
 export type { ReplaySummary, ReplayTable } from "./replay-report.js";
+export * from "./uvm/index.js";
