@@ -13,8 +13,40 @@ import { fail } from "../base/errors.js";
 import type { GmemCore } from "./core.js";
 import type { GmDev } from "./device.js";
 import { checkHnid, checkPeerRange } from "./madvise.js";
+import type { GmMemcpy } from "./mmu.js";
 import type { GmProcess } from "./process.js";
+import type { GmRet } from "./types.js";
 import { GM_FAULT_HINT, GM_PAGE, GM_RET, gmRetName, HOST } from "./types.js";
+
+/** Where a byte lives: its physical address and the memory it is in (`host` or a device). */
+export interface Located {
+  readonly pa: number;
+  readonly where: string;
+}
+
+/**
+ * One piece of an hmemcpy, its destination populated: `peer_hmemcpy` from where the source is
+ * (a NOMAP source reads as zeros: src -1) to the destination, priced as a move when the two are
+ * in different memories. Shared by the core's hmemcpy and the UVM engine's.
+ */
+export function copyPiece(
+  core: GmemCore,
+  mm: GmProcess,
+  dev: GmDev,
+  copy: (gmc: GmMemcpy) => GmRet,
+  to: Located,
+  from: Located | undefined,
+  s: number,
+  n: number,
+  what: string,
+): void {
+  const ret = copy({ mm, dev, dest: to.pa, src: from?.pa ?? -1, size: n });
+  if (ret !== GM_RET.SUCCESS)
+    fail("EFAULT", `${what}: peer_hmemcpy of ${hexRange(s, n)} answered ${gmRetName(ret)}`);
+  const fromWhere = from?.where ?? to.where;
+  if (fromWhere !== to.where) core.sink?.migrate(n, fromWhere, to.where);
+  core.detail.hmemcpyBytes += n;
+}
 
 /** Where the byte at `va` lives: its physical address and memory, or undefined (NOMAP). */
 function locate(mm: GmProcess, va: number): { pa: number; where: string } | undefined {
@@ -57,14 +89,7 @@ export function hmemcpy(
         fail("ENOMEM", `${what}: no page for the destination at ${hex(d)} (${gmRetName(ret)})`);
       if (core.lastOutcome === "populated") core.stats.deviceFirstTouches++;
     }
-    const to = locate(mm, d)!;
-    const from = locate(mm, s);
-    const ret = copy({ mm, dev, dest: to.pa, src: from?.pa ?? -1, size: n });
-    if (ret !== GM_RET.SUCCESS)
-      fail("EFAULT", `${what}: peer_hmemcpy of ${hexRange(s, n)} answered ${gmRetName(ret)}`);
-    const fromWhere = from?.where ?? to.where;
-    if (fromWhere !== to.where) core.sink?.migrate(n, fromWhere, to.where);
-    core.detail.hmemcpyBytes += n;
+    copyPiece(core, mm, dev, copy, locate(mm, d)!, locate(mm, s), s, n, what);
     done += n;
   }
   core.detail.hmemcpyCalls++;

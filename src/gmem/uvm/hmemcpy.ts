@@ -7,6 +7,7 @@
  */
 import { hex, hexRange } from "../../base/address.js";
 import { fail } from "../../base/errors.js";
+import { copyPiece } from "../hmemcpy.js";
 import { checkHnid, checkPeerRange } from "../madvise.js";
 import type { GmProcess } from "../process.js";
 import { GM_MMU_MODE, GM_RET, gmRetName, HOST, PAGE } from "../types.js";
@@ -65,14 +66,7 @@ export function uvmHmemcpy(
       if (migrating) core.stats.deviceFirstTouches++;
       else core.stats.cpuFirstTouches++;
     }
-    const to = locate(mm, d)!;
-    const from = locate(mm, s);
-    const ret = copy({ mm, dev, dest: to.pa, src: from?.pa ?? -1, size: n });
-    if (ret !== GM_RET.SUCCESS)
-      fail("EFAULT", `${what}: peer_hmemcpy of ${hexRange(s, n)} answered ${gmRetName(ret)}`);
-    const fromWhere = from?.where ?? to.where;
-    if (fromWhere !== to.where) core.sink?.migrate(n, fromWhere, to.where);
-    core.detail.hmemcpyBytes += n;
+    copyPiece(core, mm, dev, copy, locate(mm, d)!, locate(mm, s), s, n, what);
     done += n;
   }
   core.detail.hmemcpyCalls++;
