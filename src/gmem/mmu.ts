@@ -25,7 +25,7 @@
  *
  * Extensions, documented where the RFC is silent: the device page the core allocated rides in
  * the fault (`page`, openEuler's gm_page); a pmap says which table it is (for the platform
- * graph); SHARE mode passes the CPU's table to `pmapCreate` (the header's "TODO: add MMU cookie"
+ * graph); SHARE mode passes the CPU's table to `pmapCreate` (the MMU cookie the header leaves open
  * for compatible MMUs); `peerHmemcpy` is openEuler's copy engine op.
  */
 import type { AnyPageTable } from "../mmu/page-table.js";

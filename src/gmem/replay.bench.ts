@@ -29,6 +29,13 @@ benchCase({
     const m = createReplayMachine({ bounds: trace.bounds, deviceMemory: 2 * GiB });
     // Warm up to the steady state: the device full.
     replayTrace(m.gmem, trace.cursor, { limit: 500_000 });
+    // The steady state the figure claims, checked outside the timed calls: the device is full
+    // (evictions have begun) and faults are a minority of the accesses (the hot set fits).
+    const s = m.gmem.stats;
+    if (s.evictions === 0 || s.deviceFaults > 250_000)
+      throw new Error(
+        `replay bench: warm-up left ${s.evictions} evictions, ${s.deviceFaults} faults`,
+      );
     return () => {
       const r = replayTrace(m.gmem, trace.cursor, { limit: SLICE });
       if (r.accesses < SLICE) trace.cursor.rewind();

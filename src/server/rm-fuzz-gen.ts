@@ -4,6 +4,7 @@
  * payloads, fragment games, and random bytes. Seeded: one seed, one sequence.
  */
 import type { Rng } from "../base/rng.js";
+import { mutatePayload } from "../gunyah/wire/fuzz.js";
 import type { RmRequest } from "../gunyah/wire/index.js";
 import {
   encodeRequest,
@@ -193,35 +194,6 @@ export function plausibleRequest(rng: Rng, w: FuzzWorld, vmid: number): RmReques
   return vmid === 3 ? hostRequest(rng, w) : guestRequest(rng, w, vmid);
 }
 
-/** A mutation of `p`: bit flips, truncation, extension or a corrupted le16 count. */
-export function mutate(rng: Rng, p: Uint8Array): Uint8Array {
-  switch (rng.int(0, 3)) {
-    case 0: {
-      const out = p.slice();
-      for (let k = rng.int(1, 6); k > 0 && out.length > 0; k--)
-        out[rng.int(0, out.length - 1)]! ^= 1 << rng.int(0, 7);
-      return out;
-    }
-    case 1:
-      return p.slice(0, rng.int(0, Math.max(0, p.length - 1)));
-    case 2: {
-      const out = new Uint8Array(p.length + rng.int(1, 16));
-      out.set(p);
-      rng.bytes(out.subarray(p.length));
-      return out;
-    }
-    default: {
-      const out = p.slice();
-      if (out.length < 2) return out;
-      const at = rng.int(0, (out.length - 2) >> 2) * 4;
-      const v = rng.pick([0, 1, 2, 511, 512, 513, 0x7fff, 0xffff]);
-      out[at] = v & 0xff;
-      out[at + 1] = v >>> 8;
-      return out;
-    }
-  }
-}
-
 /** One fuzz message: the message-queue messages to send, and what it was (for errors). */
 export interface FuzzMessage {
   readonly msgs: Uint8Array[];
@@ -248,7 +220,7 @@ export function fuzzMessage(rng: Rng, w: FuzzWorld, vmid: number): FuzzMessage {
     let payload = encodeRequest(req);
     let what = `${req.id}`;
     if (mode >= 40 && mode < 70) {
-      payload = mutate(rng, payload);
+      payload = mutatePayload(rng, payload);
       what = `mutated ${req.id}`;
     }
     const frags = requestFragments(msgId, seq, payload) ?? [];

@@ -221,8 +221,12 @@ function valid(g: Gen): { type: Kind; msgId: number; payload: Uint8Array } {
 }
 
 /** A mutation of `p`: bit flips, truncation, extension or a corrupted le16 count. */
-function mutate(g: Gen, p: Uint8Array): Uint8Array {
-  const rng = g.rng;
+/**
+ * A mutation of payload `p`: 1..8 bit flips, a truncation (strictly shorter), an extension by
+ * 1..16 random bytes, or a list count (a le16 at a 4-byte boundary) set to an edge value. Shared
+ * by the codec fuzzer and the socket fuzzer (server/rm-fuzz-gen.ts).
+ */
+export function mutatePayload(rng: Rng, p: Uint8Array): Uint8Array {
   switch (rng.int(0, 3)) {
     case 0: {
       const out = p.slice();
@@ -231,7 +235,7 @@ function mutate(g: Gen, p: Uint8Array): Uint8Array {
       return out;
     }
     case 1:
-      return p.slice(0, rng.int(0, p.length));
+      return p.slice(0, rng.int(0, Math.max(0, p.length - 1)));
     case 2: {
       const out = new Uint8Array(p.length + rng.int(1, 16));
       out.set(p);
@@ -282,11 +286,13 @@ export function fuzzCodec(n: number, seed: number): FuzzReport {
       const r = decode(m.type, m.msgId, payload);
       if (!r.ok) throw new Error(`fuzz: valid ${m.msgId.toString(16)} refused: ${r.reason}`);
       check(m.type, r.value, payload);
-    } else payload = mutate(g, payload);
+    } else payload = mutatePayload(g.rng, payload);
     count(decode(m.type, m.msgId, payload));
     const frames = fragmentMessage(m.type, m.msgId, rng.int(0, 0xffff), payload);
     if (!frames.ok) continue;
-    const fs = frames.fragments.map((f) => (mode >= 8 && rng.chance(0.2) ? mutate(g, f) : f));
+    const fs = frames.fragments.map((f) =>
+      mode >= 8 && rng.chance(0.2) ? mutatePayload(g.rng, f) : f,
+    );
     if (mode === 9 && fs.length > 1) {
       const at = rng.int(1, fs.length - 1);
       if (rng.chance(0.5)) fs.splice(at, 1);
