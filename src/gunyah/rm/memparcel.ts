@@ -88,6 +88,8 @@ export function aclProt(rights: number, attr: number): number {
 export class MemParcels {
   private readonly parcels = new Map<number, Parcel>();
   private nextHandle = 0;
+  /** Every live parcel's regions, by physical address (they never overlap). */
+  private readonly taken: ParcelRegion[] = [];
 
   constructor(
     private readonly hyp: Hypervisor,
@@ -409,13 +411,36 @@ export class MemParcels {
     return undefined;
   }
 
-  /** Whether a physical range lies in a live parcel or in `extra` regions. */
+  /**
+   * Whether a physical range lies in a live parcel (a binary search of {@link taken}) or in
+   * `extra` regions (those of the call being checked).
+   */
   private inParcel(pa: number, size: number, extra: readonly ParcelRegion[]): boolean {
     const end = pa + size;
-    for (const p of this.parcels.values())
-      for (const r of p.regions) if (r.pa < end && pa < r.pa + r.size) return true;
+    const t = this.taken;
+    let lo = 0;
+    let hi = t.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (t[mid]!.pa + t[mid]!.size <= pa) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < t.length && t[lo]!.pa < end) return true;
     for (const r of extra) if (r.pa < end && pa < r.pa + r.size) return true;
     return false;
+  }
+
+  /** The index in {@link taken} where a region starting at `pa` goes (or is). */
+  private takenIndex(pa: number): number {
+    const t = this.taken;
+    let lo = 0;
+    let hi = t.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (t[mid]!.pa < pa) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /**
@@ -459,6 +484,7 @@ export class MemParcels {
     }
     if (p.sanitizeCreate) for (const r of added) this.hyp.zero(r.pa, r.size);
     p.regions.push(...added);
+    for (const r of added) this.taken.splice(this.takenIndex(r.pa), 0, r);
     p.sgl.push(...sgl.map((e) => ({ ipa: e.ipa, size: e.size })));
     for (const r of added)
       p.labels.push(
@@ -589,6 +615,7 @@ export class MemParcels {
   }
 
   private delete(p: Parcel): void {
+    for (const r of p.regions) this.taken.splice(this.takenIndex(r.pa), 1);
     for (const l of p.labels) l.dispose();
     this.parcels.delete(p.handle);
   }
