@@ -53,9 +53,16 @@ import { toDisposable } from "../base/lifetime.js";
 import type { Fault, TranslationRegime } from "../mmu/regime.js";
 import { TranslateOut, TranslationRegime as Context } from "../mmu/regime.js";
 import type { Access } from "../mmu/prot.js";
+import { PERM } from "../mmu/prot.js";
 import { FAULT_NONE, offsetIn } from "../mmu/walk.js";
+import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
 import type { Platform } from "./platform.js";
 import type { Device, DeviceCapabilities } from "./registry.js";
+
+const READ_PRIV = PERM.READ_PRIV;
+const READ_USER = PERM.READ_USER;
+const WRITE_PRIV = PERM.WRITE_PRIV;
+const WRITE_USER = PERM.WRITE_USER;
 
 /** A fault as plain JSON data (for events): `ipa` is null when there is none. */
 export interface FaultJson {
@@ -276,16 +283,104 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
 
   /** Read `out.length` bytes at `addr` into `out`; returns `out`. */
   readInto(addr: AddrArg<In>, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
+    // The hit path, kept small so that it inlines: a TLB entry that keeps its host page.
+    const regime = this.hostRegime;
+    if (regime !== undefined && opts === NO_OPTIONS && this.accessEvents.interest === 0) {
+      const n = out.length;
+      const page = this.hitPage(regime, addr, this.defaultPrivileged ? READ_PRIV : READ_USER, n);
+      if (page !== undefined) {
+        const off = this.hitOffset;
+        if (n === 8) {
+          // The common scalar: unrolled, one bounds check per side.
+          out[7] = page[off + 7]!;
+          out[0] = page[off]!;
+          out[1] = page[off + 1]!;
+          out[2] = page[off + 2]!;
+          out[3] = page[off + 3]!;
+          out[4] = page[off + 4]!;
+          out[5] = page[off + 5]!;
+          out[6] = page[off + 6]!;
+        } else if (n <= 16) for (let i = 0; i < n; i++) out[i] = page[off + i]!;
+        else out.set(page.subarray(off, off + n));
+        this.accessEvents.skip();
+        const st = this.stats;
+        st.translations++;
+        st.tlbHits++;
+        st.reads++;
+        st.bytesRead += n;
+        return out;
+      }
+    }
+    return this.readGeneral(addr, out, opts);
+  }
+
+  /** {@link readInto} past the hit path. */
+  private readGeneral(addr: number, out: Uint8Array, opts: AccessOptions): Uint8Array {
+    const regime = this.hostRegime;
     const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
     const first =
       this.accessEvents.interest > 0 ? FAST_NONE : this.fastTranslate(access, addr, out.length);
     if (first === FAST_DONE) {
-      this.platform.store.read(this.chunk.pa, out);
+      const pa = this.chunk.pa;
+      const page = regime !== undefined ? this.keepHost(regime, addr, pa) : undefined;
+      if (page !== undefined && out.length <= 16) {
+        const off = offsetIn(pa, STORE_PAGE_SIZE);
+        for (let i = 0, n = out.length; i < n; i++) out[i] = page[off + i]!;
+      } else this.platform.store.read(pa, out);
       this.accessEvents.skip();
     } else this.transfer(access, addr, out, first);
     this.stats.reads++;
     this.stats.bytesRead += out.length;
     return out;
+  }
+
+  /**
+   * The regime whose TLB entries may keep their host pages ({@link MmuMaster}: its MMU), so a
+   * hit reads or writes the bytes with no translation call and no store lookup.
+   */
+  protected hostRegime: TranslationRegime | undefined = undefined;
+  /** Where in the page {@link hitPage} returned the access starts. */
+  private hitOffset = 0;
+
+  /**
+   * The hit path: the host page of a TLB hit on `va` that allows `need`, when its entry keeps
+   * the page (valid for the store's page epoch) and `[va, va+length)` lies within it; the hit is
+   * then counted as {@link TranslationRegime.translate} counts one. Undefined otherwise, with
+   * nothing counted: the general path takes the access from the start.
+   */
+  private hitPage(
+    regime: TranslationRegime,
+    va: number,
+    need: number,
+    length: number,
+  ): Uint8Array | undefined {
+    const slot = regime.peekHit(va, need);
+    if (slot < 0) return undefined;
+    const tlb = regime.tlb!;
+    const store = this.platform.store;
+    if (tlb.hostEpochOf[slot] !== store.pageEpoch || tlb.hostOwner !== store) return undefined;
+    const off = va - tlb.hostVaOf[slot]!;
+    if (!(off >= 0 && off + length <= STORE_PAGE_SIZE && length > 0)) return undefined;
+    regime.recordHit(slot);
+    this.hitOffset = off;
+    return tlb.hostOf[slot];
+  }
+
+  /**
+   * After an access the fast path moved at once (one translation, one RAM or device-local
+   * region): let the TLB entry that translated it keep its host page, when the page exists and
+   * lies wholly within that region.
+   */
+  private keepHost(regime: TranslationRegime, va: number, pa: number): Uint8Array | undefined {
+    const slot = regime.lastSlot;
+    if (slot < 0) return undefined;
+    const pagePa = pa - offsetIn(pa, STORE_PAGE_SIZE);
+    if (pagePa < this.memBase || pagePa + STORE_PAGE_SIZE > this.memEnd) return undefined;
+    const store = this.platform.store;
+    const page = store.peekPage(pagePa);
+    if (page !== undefined)
+      regime.tlb!.setHost(slot, va - offsetIn(va, STORE_PAGE_SIZE), page, store, store.pageEpoch);
+    return page;
   }
 
   /** Access descriptions, made once: the access path allocates nothing on its fast path. */
@@ -359,17 +454,41 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
   /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
   write(addr: AddrArg<In>, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
-    const access = this.accessOf("write", opts.privileged);
     const platform = this.platform;
-    const first =
-      this.accessEvents.interest > 0 || platform.physWrites.interest > 0
-        ? FAST_NONE
-        : this.fastTranslate(access, addr, data.length);
+    const quiet = this.accessEvents.interest === 0 && platform.physWrites.interest === 0;
+    const regime = this.hostRegime;
+    if (regime !== undefined && opts === NO_OPTIONS && quiet) {
+      const n = data.length;
+      const page = this.hitPage(regime, addr, this.defaultPrivileged ? WRITE_PRIV : WRITE_USER, n);
+      if (page !== undefined) {
+        const off = this.hitOffset;
+        if (n <= 16) for (let i = 0; i < n; i++) page[off + i] = data[i]!;
+        else page.set(data, off);
+        this.accessEvents.skip();
+        platform.physWrites.skip();
+        const st = this.stats;
+        st.translations++;
+        st.tlbHits++;
+        st.writes++;
+        st.bytesWritten += n;
+        return;
+      }
+    }
+    this.writeGeneral(addr, data, opts, quiet);
+  }
+
+  /** {@link write} past the hit path. */
+  private writeGeneral(addr: number, data: Uint8Array, opts: AccessOptions, quiet: boolean): void {
+    const platform = this.platform;
+    const regime = this.hostRegime;
+    const access = this.accessOf("write", opts.privileged);
+    const first = quiet ? this.fastTranslate(access, addr, data.length) : FAST_NONE;
     if (first === FAST_DONE) {
       platform.store.write(this.chunk.pa, data);
       // What the general path would have published, counted: the access and the write.
       this.accessEvents.skip();
       platform.physWrites.skip();
+      if (regime !== undefined) void this.keepHost(regime, addr, this.chunk.pa);
     } else this.transfer(access, addr, data, first);
     this.stats.writes++;
     this.stats.bytesWritten += data.length;

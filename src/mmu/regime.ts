@@ -25,13 +25,14 @@ import type { AddrArg } from "../base/address.js";
 import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import type { TlbFlush } from "./flush.js";
+import type { PageTableFormat } from "./format.js";
 import type { AnyPageTable } from "./page-table.js";
 import type { Access } from "./prot.js";
 import { PERM, permNeeded } from "./prot.js";
 import type { TableRoot } from "./table-memory.js";
 import { Stage2TableMemory } from "./table-memory.js";
 import type { Tlb } from "./tlb.js";
-import type { FaultKind } from "./walk.js";
+import type { FaultKind, Geometry } from "./walk.js";
 import {
   FAULT_ACCESS_FLAG,
   FAULT_NAMES,
@@ -210,6 +211,7 @@ export class TranslationRegime {
           out.perm = perm;
           out.hit = true;
           this.stats.tlbHits++;
+          this.lastSlot = i;
           return FAULT_NONE;
         }
         // A cached translation that does not allow the access: walk again, since the tables
@@ -221,11 +223,46 @@ export class TranslationRegime {
   }
 
   /**
+   * The TLB slot that translated the last successful {@link translate} (its hit, or the entry
+   * its walk filled), or -1 (no TLB, a bypass).
+   */
+  lastSlot = -1;
+
+  /**
+   * The hit path of an access, in two halves, so that the access path can decline a hit
+   * without a trace: the slot of a TLB entry that translates `va` and allows `need` (a {@link
+   * PERM} mask) with its access flag set, or -1; nothing is counted. {@link recordHit} then
+   * counts what {@link translate} would have counted for that hit.
+   */
+  peekHit(va: number, need: number): number {
+    const tlb = this.tlb;
+    if (
+      tlb === undefined ||
+      !this.enabled ||
+      (this.ttbr0 === undefined && this.ttbr1 === undefined && this.stage2 === undefined)
+    )
+      return -1;
+    const i = tlb.peek(va, this.asid, this.vmid);
+    if (i < 0) return -1;
+    const perm = tlb.entryPerm(i);
+    return (perm & need) !== 0 && (perm & PERM.AF) !== 0 ? i : -1;
+  }
+
+  /** Count a hit found by {@link peekHit}, as {@link translate} counts one. */
+  recordHit(slot: number): void {
+    this.stats.translations++;
+    this.stats.tlbHits++;
+    this.tlb!.recordHit(slot);
+    this.lastSlot = slot;
+  }
+
+  /**
    * {@link translate} past the TLB: the walk, then the TLB fill. Apart, so that the hit path
    * stays small enough for the compiler to inline into the access path.
    */
   private translateMiss(va: number, access: Access, out: TranslateOut): number {
     out.hit = false;
+    this.lastSlot = -1;
     const code = this.walk(va, access, out);
     if (code !== FAULT_NONE) return code;
     const tlb = this.tlb;
@@ -233,7 +270,7 @@ export class TranslationRegime {
     // entry, global with every permission, would outlive the bypass into the next table loaded.
     if (tlb !== undefined && (this.stage2 !== undefined || this.hasStage1)) {
       const base = va - offsetIn(va, out.size);
-      tlb.insert(
+      this.lastSlot = tlb.insert(
         base,
         out.size,
         out.pa - (va - base),
@@ -310,9 +347,24 @@ export class TranslationRegime {
     return FAULT_NONE;
   }
 
+  private readonly lastFormat: Array<PageTableFormat | undefined> = [undefined, undefined];
+  private readonly lastGeometry: Array<Geometry | undefined> = [undefined, undefined];
+
+  /**
+   * {@link geometryOf}, remembering the last format of each stage (`stage` 0 or 1): every
+   * TLB miss walks, and a weak-map lookup per walk is a tenth of its cost.
+   */
+  private geometry(format: PageTableFormat, stage: 0 | 1): Geometry {
+    if (format !== this.lastFormat[stage]) {
+      this.lastGeometry[stage] = geometryOf(format);
+      this.lastFormat[stage] = format;
+    }
+    return this.lastGeometry[stage]!;
+  }
+
   /** Stage 1 through the one walk; nested, over a memory that translates each fetch. */
   private walkStage1(s1: TableRoot, va: number, access: Access): number {
-    const g = geometryOf(s1.format);
+    const g = this.geometry(s1.format, 0);
     const w = this.w1;
     const s2 = this.stage2;
     if (s2 === undefined) {
@@ -341,7 +393,7 @@ export class TranslationRegime {
   private walkStage2(ipa: number, va: number, access: Access): number {
     const s2 = this.stage2!;
     const w = this.w2;
-    const code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
+    const code = walkTable(s2.format, this.geometry(s2.format, 1), s2.memory, s2.root, ipa, w);
     this.stats.descriptorReads += w.reads;
     if (code === FAULT_NONE) return code;
     this.faultIpa = ipa;

@@ -13,6 +13,7 @@
 import type { FastDecode, PageTableFormat } from "./format.js";
 import { DESC_INVALID, DESC_LEAF, DESC_TABLE } from "./format.js";
 import type { TableMemory } from "./table-memory.js";
+import type { TableSlab } from "./table-slab.js";
 
 /** Fault kinds, as the Arm architecture names them. */
 export const FAULT_NONE = 0;
@@ -51,6 +52,8 @@ export interface Geometry {
   readonly outputLimit: number;
   /** For each supported page size, the level index that maps it. */
   readonly levelOfSize: ReadonlyMap<number, number>;
+  /** Tables in a slab may be walked by the integer walk (`walkSlab`): long descriptors. */
+  readonly slabWalk: boolean;
 }
 
 const geometries = new WeakMap<PageTableFormat, Geometry>();
@@ -79,6 +82,10 @@ export function geometryOf(format: PageTableFormat): Geometry {
       inputLimit: 2 ** format.ias,
       outputLimit: 2 ** format.oas,
       levelOfSize,
+      slabWalk:
+        format.fastDecode !== undefined &&
+        !format.fastDecode.packedHigh &&
+        format.descriptorBytes === 8,
     };
     geometries.set(format, g);
   }
@@ -163,6 +170,103 @@ export function leafSizeOf(
   return fast !== undefined ? fast.leafSize[li]! : format.leafSize(li, lo, hi);
 }
 
+/** {@link walkSlab}: a table page is not in the slab; the general walk takes over. */
+const WALK_ELSEWHERE = -1;
+
+/**
+ * {@link walkTable} over tables in a {@link TableSlab}, for AArch64 long descriptors without
+ * packed high address bits (4K and 16K granules; 64K with oas <= 48): the same walk, read for
+ * read and result for result, with every step on integers — the input address split into two
+ * 32-bit halves once, each table found by its page number (descriptor bits 43:12 as an int)
+ * in the slab's slot index, each descriptor one load from one array. Floating point appears
+ * only in the leaf's output address. Returns WALK_ELSEWHERE, having changed nothing the
+ * general walk does not set again, when a table page is not in the slab or lies at or above
+ * 2^43 (an int's reach).
+ */
+function walkSlab(
+  format: PageTableFormat,
+  g: Geometry,
+  slab: TableSlab,
+  root: number,
+  va: number,
+  out: WalkOut,
+): number {
+  const fast = g.fast!;
+  const words = slab.words;
+  const slotOf = slab.slotOf;
+  const spanPages = slab.span / 4096;
+  const basePfn = slab.base / 4096;
+  const rootRel = (root - slab.base) / 4096;
+  if (!(rootRel >= 0 && rootRel < spanPages) || rootRel !== Math.floor(rootRel))
+    return WALK_ELSEWHERE;
+  const vaHi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
+  const vaLo = va >>> 0;
+  const shifts = g.shifts;
+  const entries = g.entries;
+  const last = g.levels - 1;
+  // Every level's index first: they depend on the input address alone, so the chain of
+  // dependent loads below is only table -> slot -> descriptor -> table.
+  const index = out.slabIndex;
+  for (let l = 0; l <= last; l++) {
+    const sh = shifts[l]!;
+    index[l] =
+      (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) & (entries[l]! - 1);
+  }
+  const leafMaskLo = fast.leafMaskLo;
+  const tableMaskLo = fast.tableMaskLo;
+  const pfnLimit = g.outputLimit / 4096;
+  let tableRel = rootRel | 0;
+  let pageRel = 0;
+  let idx = 0;
+  let lo = 0;
+  let hi = 0;
+  let li = 0;
+  let code = FAULT_TRANSLATION;
+  for (; li <= last; li++) {
+    idx = index[li]!;
+    pageRel = tableRel + (idx >>> 9); // 512 descriptors of 8 bytes per 4 KiB page
+    if (pageRel >>> 0 >= spanPages) return WALK_ELSEWHERE;
+    const slot = slotOf[pageRel]! - 1;
+    if (slot < 0) return WALK_ELSEWHERE;
+    const k = (slot << 10) + ((idx & 511) << 1);
+    lo = words[k]!;
+    hi = words[k + 1]!;
+    // iopte_leaf / iopte_table, as descriptorKind decodes them.
+    if ((lo & 3) === 3 && li !== last) {
+      const addrHi = hi & 0xffff;
+      if (addrHi >= 0x800) return WALK_ELSEWHERE;
+      const pfn = (((lo & tableMaskLo) >>> 12) | (addrHi << 20)) >>> 0;
+      if (pfn >= pfnLimit) {
+        code = FAULT_ADDRESS_SIZE;
+        break;
+      }
+      tableRel = pfn - basePfn;
+      continue;
+    }
+    if ((lo & 1) === 0) break;
+    if (li === last ? (lo & 2) === 0 : leafMaskLo[li] === 0) break;
+    // A leaf: its output base, in floating point once.
+    const next = ((lo & leafMaskLo[li]! & 0xfffff000) >>> 0) + (hi & 0xffff) * 0x1_0000_0000;
+    if (next >= g.outputLimit) {
+      code = FAULT_ADDRESS_SIZE;
+      break;
+    }
+    const size = fast.leafSize[li]!;
+    out.size = size;
+    out.base = next;
+    out.pa = next + (size <= 0x8000_0000 ? vaLo & (size - 1) : va - Math.floor(va / size) * size);
+    out.perm = format.perm(li, lo, hi);
+    code = FAULT_NONE;
+    break;
+  }
+  out.reads = li < last ? li + 1 : last + 1;
+  out.levelIndex = li > last ? last : li;
+  out.descAddr = (basePfn + pageRel) * 4096 + (idx & 511) * 8;
+  out.lo = lo;
+  out.hi = hi;
+  return code;
+}
+
 /** What a walk found. Reused across walks; read it before the next walk. */
 export class WalkOut {
   /** Output address of the input address (leaf base + offset). */
@@ -189,6 +293,8 @@ export class WalkOut {
   readonly traceAddr = new Float64Array(MAX_WALK_LEVELS);
   readonly traceLo = new Uint32Array(MAX_WALK_LEVELS);
   readonly traceHi = new Uint32Array(MAX_WALK_LEVELS);
+  /** The slab walk's per-level entry indices (scratch). */
+  readonly slabIndex = new Int32Array(MAX_WALK_LEVELS);
   // Host-side cache of the word views of the table page last read at each level. It never
   // skips a descriptor read (it is not a walk cache of the modelled hardware): it only saves
   // finding the same page's view again. Views stay valid until their memory's viewEpoch moves.
@@ -236,6 +342,11 @@ export function walkTable(
     out.reads = 0;
     out.levelIndex = 0;
     return FAULT_TRANSLATION;
+  }
+  const slab = mem.slab;
+  if (slab !== undefined && g.slabWalk && !out.trace) {
+    const code = walkSlab(format, g, slab, root, va, out);
+    if (code !== WALK_ELSEWHERE) return code;
   }
   // This loop is every TLB miss. The input address is split into two 32-bit halves once, so
   // each level's index is integer shifts and masks, and addresses within a table page are

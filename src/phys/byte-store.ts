@@ -25,8 +25,10 @@ export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
 // Typed arrays use the host's byte order; the model's memory is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Entries of the cache of materialized pages. */
+/** Entries of the cache of page lookups at first; it grows with the pages held. */
 const PAGE_CACHE = 4096;
+/** The most entries the page cache grows to (64Ki: 256 MiB of pages looked up directly). */
+const PAGE_CACHE_MAX = 65536;
 
 /** Entries of the cache of page-word views. */
 const WORD_CACHE = 4096;
@@ -65,8 +67,11 @@ export class ByteStore {
   private lastDir: Directory | undefined = undefined;
   private pageCount = 0;
   // A direct-mapped cache of page lookups, present or absent (a dropped page leaves it).
-  private readonly pageCacheKeys = new Float64Array(PAGE_CACHE).fill(-1);
-  private readonly pageCacheVals = new Array<Uint8Array | undefined>(PAGE_CACHE).fill(undefined);
+  // It grows (x4, up to PAGE_CACHE_MAX) when the pages held outnumber its entries, so that the
+  // pages a workload touches at random stay one probe away.
+  private pageCacheKeys = new Float64Array(PAGE_CACHE).fill(-1);
+  private pageCacheVals = new Array<Uint8Array | undefined>(PAGE_CACHE).fill(undefined);
+  private pageCacheMask = PAGE_CACHE - 1;
   // Views handed out stay valid until release() takes their page back (it clears its slot).
   private readonly wordCacheKeys = new Float64Array(WORD_CACHE).fill(-1);
   private readonly wordCacheViews = new Array<Uint32Array | undefined>(WORD_CACHE).fill(undefined);
@@ -110,7 +115,7 @@ export class ByteStore {
   }
 
   private pageForRead(pfn: number): Uint8Array | undefined {
-    const slot = pfn & (PAGE_CACHE - 1);
+    const slot = pfn & this.pageCacheMask;
     if (this.pageCacheKeys[slot] === pfn) return this.pageCacheVals[slot];
     const dir = this.dirOf(pfn, false);
     const page = dir === undefined ? undefined : dir.pages[pfn - this.lastDirKey * DIR_PAGES];
@@ -121,8 +126,16 @@ export class ByteStore {
     return page;
   }
 
+  /** Four times the entries, empty (every lookup misses once more). */
+  private growPageCache(): void {
+    const n = (this.pageCacheMask + 1) * 4;
+    this.pageCacheKeys = new Float64Array(n).fill(-1);
+    this.pageCacheVals = new Array<Uint8Array | undefined>(n).fill(undefined);
+    this.pageCacheMask = n - 1;
+  }
+
   private pageForWrite(pfn: number): Uint8Array {
-    const slot = pfn & (PAGE_CACHE - 1);
+    const slot = pfn & this.pageCacheMask;
     if (this.pageCacheKeys[slot] === pfn) {
       const cached = this.pageCacheVals[slot];
       if (cached !== undefined) return cached;
@@ -134,7 +147,8 @@ export class ByteStore {
       page = this.newPage();
       dir.pages[i] = page;
       dir.count++;
-      this.pageCount++;
+      if (++this.pageCount > this.pageCacheMask + 1 && this.pageCacheMask + 1 < PAGE_CACHE_MAX)
+        this.growPageCache();
     }
     this.pageCacheKeys[slot] = pfn;
     this.pageCacheVals[slot] = page;
@@ -302,10 +316,11 @@ export class ByteStore {
    * {@link pageBytes}, on either side, keeps its view: its bytes are copied (or zeroed) instead.
    */
   movePages(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+    this.pageEpochValue++; // pages change hands: cached page references are stale
     const n = size / STORE_PAGE_SIZE;
     const sp = Math.floor(src / STORE_PAGE_SIZE);
     const dp = Math.floor(dst / STORE_PAGE_SIZE);
-    const keys = this.pageCacheKeys;
+    let keys = this.pageCacheKeys;
     for (let i = 0; i < n;) {
       const sKey = Math.floor((sp + i) / DIR_PAGES);
       const dKey = Math.floor((dp + i) / DIR_PAGES);
@@ -335,6 +350,7 @@ export class ByteStore {
         const dpfn = dp + i - run + j;
         if (sDir?.words[si + j] !== undefined || dDir?.words[di + j] !== undefined) {
           this.movePage(dpfn, spfn);
+          keys = this.pageCacheKeys; // it may have grown
           sDir = this.dirs.get(sKey);
           dDir = this.dirs.get(dKey);
           sPages = sDir?.pages ?? NO_PAGES;
@@ -342,7 +358,7 @@ export class ByteStore {
           continue;
         }
         // The page cache forgets both pages (it caches absent pages too).
-        let slot = dpfn & (PAGE_CACHE - 1);
+        let slot = dpfn & this.pageCacheMask;
         if (keys[slot] === dpfn) keys[slot] = -1;
         if (old !== undefined) {
           dPages[di + j] = undefined;
@@ -350,7 +366,7 @@ export class ByteStore {
           this.pageCount--;
           if (page === undefined) continue;
         }
-        slot = spfn & (PAGE_CACHE - 1);
+        slot = spfn & this.pageCacheMask;
         if (keys[slot] === spfn) keys[slot] = -1;
         sPages[si + j] = undefined;
         sDir!.count--;
@@ -393,22 +409,23 @@ export class ByteStore {
    * The page cache forgets `[pfn, pfn + n)` (present or absent): the keys of the slots those pages
    * map to are cleared with a block fill, whichever pages the slots hold (a cache may forget more
    * than it must). Their values stay until the slots are reused: a slot's value is only read when
-   * its key matches, and at most {@link PAGE_CACHE} pages are kept alive that way.
+   * its key matches, and at most as many pages as it has entries are kept alive that way.
    */
   private forgetPages(pfn: number, n: number): void {
     const keys = this.pageCacheKeys;
-    if (n >= PAGE_CACHE) {
+    if (n > this.pageCacheMask) {
       keys.fill(-1);
       return;
     }
-    const first = pfn & (PAGE_CACHE - 1);
-    const end = Math.min(first + n, PAGE_CACHE);
+    const first = pfn & this.pageCacheMask;
+    const end = Math.min(first + n, this.pageCacheMask + 1);
     keys.fill(-1, first, end);
     if (first + n > end) keys.fill(-1, 0, first + n - end);
   }
 
   /** Forget an empty directory. */
   private dropDir(key: number): void {
+    this.pageEpochValue++;
     this.dirs.delete(key);
     if (this.lastDirKey === key) {
       this.lastDirKey = -1;
@@ -518,6 +535,53 @@ export class ByteStore {
   }
 
   /**
+   * Moves whenever a page object stops holding the bytes of its address: a page is dropped
+   * (zeroed whole, discarded, released), moved ({@link movePages}) or replaced
+   * ({@link adoptPage}). Writes never move it. A cache of page references (a TLB entry that
+   * keeps its host page, so a hit needs no lookup) is valid while this stays where it was.
+   */
+  get pageEpoch(): number {
+    return this.pageEpochValue;
+  }
+  private pageEpochValue = 0;
+
+  /**
+   * The page at `pa` (page-aligned) if it has been written, else undefined; materializes
+   * nothing. With {@link pageEpoch} it may be kept as a reference to the page's bytes.
+   */
+  peekPage(pa: number): Uint8Array | undefined {
+    return this.pageForRead(Math.floor(pa / STORE_PAGE_SIZE));
+  }
+
+  /**
+   * Serve the page at `pa` (page-aligned) from memory the caller owns: `bytes` (4 KiB) and
+   * `words`, its view as 32-bit words, become the page and its word view, as if handed out by
+   * {@link pageWords} (the page is pinned: a zero fill keeps it). What the page held before is
+   * forgotten; views of it handed out before are no longer valid ({@link viewEpoch} moves).
+   * Page-table memory keeps every table page in one typed array this way
+   * (`PhysTableMemory`), and other bus masters still read the very same descriptors.
+   */
+  adoptPage(pa: number, bytes: Uint8Array, words: Uint32Array): void {
+    const pfn = Math.floor(pa / STORE_PAGE_SIZE);
+    const dir = this.dirOf(pfn, true)!;
+    const i = pfn - this.lastDirKey * DIR_PAGES;
+    if (dir.pages[i] === undefined) {
+      dir.count++;
+      this.pageCount++;
+    } else this.pageEpochValue++;
+    if (dir.words[i] === undefined) dir.views++;
+    else this.epoch++;
+    dir.pages[i] = bytes;
+    dir.words[i] = words;
+    const slot = pfn & this.pageCacheMask;
+    this.pageCacheKeys[slot] = pfn;
+    this.pageCacheVals[slot] = bytes;
+    const wslot = pfn & (WORD_CACHE - 1);
+    this.wordCacheKeys[wslot] = pfn;
+    this.wordCacheViews[wslot] = words;
+  }
+
+  /**
    * Moves whenever {@link release} takes back a view handed out by {@link pageWords} or
    * {@link pageBytes}: whoever caches views checks it and drops them when it moved.
    */
@@ -587,9 +651,10 @@ export class ByteStore {
     const i = pfn - this.lastDirKey * DIR_PAGES;
     const page = dir.pages[i];
     if (page === undefined) return;
+    this.pageEpochValue++;
     if (recycle && this.spares.length < MAX_SPARES) this.spares.push(page);
     dir.pages[i] = undefined;
-    const slot = pfn & (PAGE_CACHE - 1);
+    const slot = pfn & this.pageCacheMask;
     if (this.pageCacheKeys[slot] === pfn) {
       this.pageCacheKeys[slot] = -1;
       this.pageCacheVals[slot] = undefined;
