@@ -37,12 +37,54 @@ export interface MemoryCase {
   exclude?: (built: unknown) => number;
 }
 
-export type Case = TimeCase | MemoryCase;
+/**
+ * A workload measured against the native reference (bench/native/translate.c) in the same run:
+ * rounds alternate between memweave's side and the native program's, and the figure is the
+ * ratio of the two medians. Without a C compiler the case reports memweave's figure against
+ * `targetNs` alone.
+ */
+export interface NativeCase {
+  kind: "native";
+  name: string;
+  /** The native program's workload (`translate W2 <ops>`). */
+  workload: string;
+  /** Operations per round, on both sides. */
+  ops: number;
+  /** The target: memweave's time per operation at most this many times native's. */
+  targetRatio: number;
+  /** The absolute target when there is no native figure (no compiler). */
+  targetNs: number;
+  /**
+   * Builds memweave's side once; `round()` performs `ops` operations and returns the
+   * nanoseconds its timed part took (setup and teardown of a round left out); `check` runs after
+   * every round, outside the timed part, with the native round's counts when there is one:
+   * it throws if the counts differ from what the workload's distribution implies.
+   */
+  setup: () => { round(): number; check(native: NativeFigures | undefined): void };
+}
+
+/** What a native round printed. */
+export interface NativeFigures {
+  readonly workload: string;
+  readonly nsPerOp: number;
+  readonly ops: number;
+  readonly checksum: number;
+  readonly [count: string]: number | string;
+}
+
+/** Runs one native round of a workload; undefined when there is no native program. */
+export type NativeRunner = (workload: string, ops: number) => NativeFigures | undefined;
+
+export type Case = TimeCase | MemoryCase | NativeCase;
 
 const cases: Case[] = [];
 
 export function benchCase(c: Omit<TimeCase, "kind">): void {
   cases.push({ kind: "time", ...c });
+}
+
+export function nativeCase(c: Omit<NativeCase, "kind">): void {
+  cases.push({ kind: "native", ...c });
 }
 
 export function memoryCase(c: Omit<MemoryCase, "kind">): void {
@@ -60,6 +102,58 @@ export interface Result {
   met: boolean;
   /** How a relative target was derived. */
   note?: string;
+  /** Native cases: the native median in the same run, and memweave's ratio to it. */
+  native?: number;
+  ratio?: number;
+}
+
+/** Rounds of each side in a native comparison. */
+const NATIVE_ROUNDS = 7;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+function runNative(c: NativeCase, native: NativeRunner): Result {
+  const side = c.setup();
+  side.round(); // warm-up: the first round compiles the hot path
+  side.check(undefined);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < NATIVE_ROUNDS; r++) {
+    ours.push(side.round() / c.ops);
+    const n = native(c.workload, c.ops);
+    side.check(n);
+    if (n !== undefined) theirs.push(n.nsPerOp);
+  }
+  const value = median(ours);
+  const min = Math.min(...ours);
+  if (theirs.length === 0)
+    return {
+      name: c.name,
+      unit: "ns/op",
+      value,
+      p50: value,
+      min,
+      target: c.targetNs,
+      met: value <= c.targetNs,
+      note: "no native reference",
+    };
+  const nativeNs = median(theirs);
+  const ratio = value / nativeNs;
+  return {
+    name: c.name,
+    unit: "ns/op",
+    value,
+    p50: value,
+    min,
+    target: nativeNs * c.targetRatio,
+    met: ratio <= c.targetRatio,
+    native: nativeNs,
+    ratio,
+    note: `${c.targetRatio} x native`,
+  };
 }
 
 function gc(): void {
@@ -74,16 +168,21 @@ function usedBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-export async function runCases(filter?: RegExp): Promise<Result[]> {
+export async function runCases(
+  filter?: RegExp,
+  native: NativeRunner = () => undefined,
+): Promise<Result[]> {
   const results: Result[] = [];
   // Memory cases first: garbage left by timing cases would skew a heap measurement.
   const ordered = [
     ...cases.filter((c) => c.kind === "memory"),
-    ...cases.filter((c) => c.kind === "time"),
+    ...cases.filter((c) => c.kind !== "memory"),
   ];
   for (const c of ordered) {
     if (filter && !filter.test(c.name)) continue;
-    if (c.kind === "time") {
+    if (c.kind === "native") {
+      results.push(runNative(c, native));
+    } else if (c.kind === "time") {
       const fn = c.setup();
       const ops = c.ops ?? 1;
       const stats = await measure(() => do_not_optimize(fn()), { min_cpu_time: 500e6 });
@@ -119,6 +218,12 @@ export async function runCases(filter?: RegExp): Promise<Result[]> {
     const r = results[results.length - 1]!;
     const fmt = (x: number) =>
       r.unit === "MiB" ? x.toFixed(2) : x < 10 ? x.toFixed(2) : x.toFixed(1);
+    if (r.ratio !== undefined) {
+      console.log(
+        `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ns/op  native ${fmt(r.native!)} ns/op  ratio ${r.ratio.toFixed(2)} (target <= ${c.kind === "native" ? c.targetRatio : "?"}, min ${fmt(r.min!)})`,
+      );
+      continue;
+    }
     console.log(
       `${r.met ? "ok  " : "MISS"} ${r.name.padEnd(70)} ${fmt(r.value).padStart(9)} ${r.unit.padEnd(5)} (target <= ${fmt(r.target)}${r.note ? ` = ${r.note}` : ""}${r.p50 !== undefined ? `, p50 ${fmt(r.p50)}` : ""}${r.min !== undefined ? `, min ${fmt(r.min)}` : ""})`,
     );

@@ -7,9 +7,10 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { runCases } from "./harness.js";
+import { nativeReference } from "./native.js";
 import "../src/phys/buddy.bench.js";
 import "../src/phys/byte-store.bench.js";
-import "../src/mmu/tlb.bench.js";
+import "../src/mmu/translate.bench.js";
 import "../src/mmu/page-table.bench.js";
 import "../src/devices/access-path.bench.js";
 import "../src/sim/scenario/run.bench.js";
@@ -29,7 +30,9 @@ const pattern = args.find((a, i) => !a.startsWith("--") && (jsonAt < 0 || i !== 
 console.log(
   `memweave benchmarks — node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x ${os.cpus().length}, ${os.platform()} ${os.arch()}`,
 );
-const results = await runCases(pattern ? new RegExp(pattern) : undefined);
+const native = nativeReference();
+console.log(native.message);
+const results = await runCases(pattern ? new RegExp(pattern) : undefined, native.runner);
 if (jsonFile)
   writeFileSync(jsonFile, JSON.stringify({ node: process.version, results }, null, 2) + "\n");
 const missed = results.filter((r) => !r.met);

@@ -133,3 +133,16 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * One step of xorshift32 (Marsaglia's 13/17/5): the next state of `x` (a non-zero uint32). Cheap
+ * enough to draw a fresh input per operation inside a benchmark's timed loop, and the same
+ * sequence as the native reference's `next()` (bench/native/translate.c), so both sides do the
+ * very same operations.
+ */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}

@@ -83,6 +83,7 @@ export abstract class MmuMaster extends BusMaster<"virt" | "ipa"> {
       tlb: this.tlb,
     });
     this.coherence = new TlbCoherence(this.tlb, (table) => this.tableDestroyed(table));
+    this.hostRegime = this.mmu;
     for (const slot of ["ttbr0", "ttbr1", "stage2"] as const) {
       const table = options[slot];
       if (table instanceof PageTable) this.tables[slot] = table;

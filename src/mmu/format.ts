@@ -98,6 +98,22 @@ export interface PageTableFormat {
     prot: Prot,
     out: Uint32Array,
   ): void;
+  /**
+   * Optional: the descriptor of one piece of the leaf `(lo, hi)` at level index `li` when it is
+   * split into leaves of `size` at level index `childLi`, keeping the leaf's attribute bits
+   * as the format's split does (AArch64: `iopte_prot` in `arm_lpae_split_blk_unmap`). Without
+   * it a split re-encodes the leaf's prot (ARMv7 short descriptors do, through
+   * `arm_v7s_pte_to_prot`).
+   */
+  splitLeaf?(
+    li: number,
+    lo: number,
+    hi: number,
+    childLi: number,
+    size: number,
+    outputAddr: number,
+    out: Uint32Array,
+  ): void;
   /** Names of the set bits of a descriptor, for dumps (e.g. `["AF", "nG", "AP[1]"]`). */
   describe(levelIndex: number, lo: number, hi: number): string;
 

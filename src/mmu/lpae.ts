@@ -90,6 +90,10 @@ const HI_PXNTABLE = 1 << (59 - 32);
 const HI_UXNTABLE = 1 << (60 - 32);
 const HI_APTABLE_SHIFT = 61 - 32;
 const HI_NSTABLE = 1 << (63 - 32);
+/** `ARM_LPAE_PTE_ATTR_LO_MASK`: bits 11:2. */
+const ATTR_LO_MASK = 0x3ff << 2;
+/** `ARM_LPAE_PTE_ATTR_HI_MASK` (XN, i.e. UXN and PXN, and DBM), in the high word. */
+const ATTR_HI_MASK = HI_XN | HI_DBM;
 
 /**
  * Software bits of an invalid descriptor: pKVM's owner id (`KVM_INVALID_PTE_OWNER_MASK`,
@@ -383,6 +387,26 @@ class LpaeFormat implements PageTableFormat {
         `${this.name}: table address 0x${tableAddr.toString(16)} is not a ${this.granule}-aligned address below 2^${this.oas}`,
       );
     this.writeAddress(tableAddr, PTE_TYPE_TABLE, 0, out);
+  }
+
+  /**
+   * A piece of a split leaf, as `arm_lpae_split_blk_unmap` makes it: `iopte_prot` of the leaf
+   * (`ARM_LPAE_PTE_ATTR_MASK`: bits 11:2 and XN, PXN and DBM, the contiguous hint dropped) on a
+   * leaf of `size` at level index `childLi` mapping `outputAddr`, so that no attribute the
+   * prot flags cannot express (a shareability, a memory type) is lost.
+   */
+  splitLeaf(
+    li: number,
+    lo: number,
+    hi: number,
+    childLi: number,
+    size: number,
+    outputAddr: number,
+    out: Uint32Array,
+  ): void {
+    this.encodeLeaf(childLi, size, outputAddr, this.protOf(li, lo, hi), out);
+    out[0] = ((out[0]! & ~ATTR_LO_MASK) | (lo & ATTR_LO_MASK)) >>> 0;
+    out[1] = ((out[1]! & ~ATTR_HI_MASK) | (hi & ATTR_HI_MASK)) >>> 0;
   }
 
   /**

@@ -342,6 +342,9 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   private words(page: number): Uint32Array {
     const memory = this.memory;
     if (memory.stableViews !== true) return memory.words(page);
+    // Checked on every call: an allocation in the middle of an operation may move the pages
+    // (a table slab grows), and a view taken before must not be written after.
+    if (this.viewEpoch !== memory.viewEpoch) this.syncViews();
     const slot = (page >>> 12) & 15;
     if (this.viewKeys[slot] === page) return this.viewWords[slot]!;
     const w = memory.words(page);
@@ -533,6 +536,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    * when a table cannot be allocated. On failure nothing changes.
    */
   map(va: AddrArg<In>, pa: AddrArg<Out>, size: number, prot: Prot): void {
+    if (size === this.minPage && this.mapPageQuickly(va, pa, prot)) return;
     this.checkRange("map", va, size);
     this.checkOutput("map", pa, size);
     this.checkProt("map", prot);
@@ -551,6 +555,83 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
       else ch.skip();
     }
     this.publish(changes);
+  }
+
+  /**
+   * The map fast path: one page of the smallest size whose tables all exist, in a slab-held
+   * long-descriptor table without change listeners. Nothing can fail once the checks pass (no
+   * table to allocate, one descriptor to write), so it needs no undo log: it checks what
+   * {@link map} checks, walks down on integers as the slab walk does, writes the leaf and
+   * counts it as {@link map} would. Returns false, having changed nothing, whenever anything is
+   * not so (a check fails, a table is missing, the entry is taken, a listener wants the
+   * change): the general path then does the map, or reports the error, from the start.
+   */
+  /** The prot whose page-leaf attribute bits are `quickLo` / `quickHi` (-1: none yet). */
+  private quickProt = -1;
+  private quickLo = 0;
+  private quickHi = 0;
+
+  private mapPageQuickly(va: number, pa: number, prot: Prot): boolean {
+    const slab = this.memory.slab;
+    const g = this.g;
+    if (slab === undefined || !g.slabWalk || this.life !== "live" || this.listeners.length > 0)
+      return false;
+    const page = this.minPage;
+    if (!(Number.isSafeInteger(va) && va >= 0 && Number.isSafeInteger(pa) && pa >= 0)) return false;
+    if (offsetIn(va, page) !== 0 || offsetIn(pa, page) !== 0) return false;
+    if (va + page > g.inputLimit || pa + page > g.outputLimit) return false;
+    if (!Number.isInteger(prot) || prot < 0 || (prot & (PROT.READ | PROT.WRITE)) === 0)
+      return false;
+    const rootRel = (this.root - slab.base) / 4096;
+    if (!(rootRel >= 0 && rootRel < slab.span / 4096)) return false;
+    const words = slab.words;
+    const slotOf = slab.slotOf;
+    const spanPages = slab.span / 4096;
+    const basePfn = slab.base / 4096;
+    const tableMaskLo = g.fast!.tableMaskLo;
+    const vaHi = Math.floor(va * 2.3283064365386963e-10);
+    const vaLo = va >>> 0;
+    const last = g.levels - 1;
+    let tableRel = rootRel | 0;
+    let k: number;
+    for (let li = 0; ; li++) {
+      const sh = g.shifts[li]!;
+      const idx =
+        (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) &
+        (g.entries[li]! - 1);
+      const pageRel = tableRel + (idx >>> 9);
+      if (pageRel >>> 0 >= spanPages) return false;
+      const slot = slotOf[pageRel]! - 1;
+      if (slot < 0) return false;
+      k = (slot << 10) + ((idx & 511) << 1);
+      const lo = words[k]!;
+      if (li === last) {
+        if ((lo & 1) !== 0) return false; // taken: the general path says by what
+        break;
+      }
+      if ((lo & 3) !== 3) return false; // no table here yet (or a block): the general path
+      const addrHi = words[k + 1]! & 0xffff;
+      if (addrHi >= 0x800) return false;
+      tableRel = ((((lo & tableMaskLo) >>> 12) | (addrHi << 20)) >>> 0) - basePfn;
+    }
+    if (prot !== this.quickProt) {
+      // A page leaf of a long-descriptor format is its attribute bits or'd with OA[47:12]
+      // (paddr_to_iopte without packed high bits): encode the attributes once per prot.
+      this.format.encodeLeaf(last, page, 0, prot, this.enc);
+      this.quickLo = this.enc[0]!;
+      this.quickHi = this.enc[1]!;
+      this.quickProt = prot;
+    }
+    words[k] = (this.quickLo | (pa >>> 0)) >>> 0;
+    words[k + 1] = (this.quickHi | (Math.floor(pa * 2.3283064365386963e-10) & 0xffff)) >>> 0;
+    this.mappedBySize[0]!++;
+    this.statsData.maps++;
+    const ch = this.channels?.map;
+    if (ch !== undefined) {
+      if (ch.interest > 0) ch.emit({ table: this.name, va, pa, size: page, prot });
+      else ch.skip();
+    }
+    return true;
   }
 
   private mapRange(va: number, pa: number, size: number, prot: Prot): void {
@@ -939,6 +1020,14 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     const first = this.entryAddr(table, li, base);
     this.read(first);
     const prot = this.format.protOf(li, cur.lo, cur.hi);
+    const leafLo = cur.lo;
+    const leafHi = cur.hi;
+    const format = this.format;
+    const piece = (childLi: number, size: number, pa: number): void => {
+      if (format.splitLeaf !== undefined)
+        format.splitLeaf(li, leafLo, leafHi, childLi, size, pa, this.enc);
+      else format.encodeLeaf(childLi, size, pa, prot, this.enc);
+    };
     this.decode(li);
     const leafPa = decoded.next;
     const recording = this.recording();
@@ -950,7 +1039,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     if (copies > 1) {
       // A multi-entry leaf becomes its single entries at the same level.
       for (let c = 0; c < copies; c++) {
-        this.format.encodeLeaf(li, span, leafPa + c * span, prot, this.enc);
+        piece(li, span, leafPa + c * span);
         this.write(first + c * db, this.enc[0]!, this.enc[1]!);
         if (recording)
           this.tx.change(
@@ -970,7 +1059,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
       const childSpan = this.g.spans[li + 1]!;
       const n = span / childSpan;
       for (let i = 0; i < n; i++) {
-        this.format.encodeLeaf(li + 1, childSpan, leafPa + i * childSpan, prot, this.enc);
+        piece(li + 1, childSpan, leafPa + i * childSpan);
         this.write(child + i * db, this.enc[0]!, this.enc[1]!);
         if (recording)
           this.tx.change(

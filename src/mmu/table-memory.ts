@@ -26,6 +26,7 @@ import {
   WalkOut,
 } from "./walk.js";
 import { MemoryTarget } from "../phys/target.js";
+import { SLAB_MAX_SPAN_PAGES, TableSlab } from "./table-slab.js";
 
 /** A root of translation: a format, the memory its tables are in, the root table's address. */
 export interface TableRoot {
@@ -56,6 +57,12 @@ export interface TableMemory {
   isTable(addr: number): boolean;
   /** Tables currently allocated. */
   readonly liveTables: number;
+  /**
+   * The table pages in one typed array, when the memory keeps them so (tables in physical
+   * memory): the walk reads descriptors from it directly. Pages it does not hold are read
+   * through {@link words}.
+   */
+  readonly slab?: TableSlab | undefined;
 }
 
 /**
@@ -74,6 +81,12 @@ export class PhysTableMemory implements TableMemory {
   freed = 0;
   /** Fail every allocation after this many more (for tests that inject failures). */
   failAfter: number | undefined = undefined;
+  /**
+   * Every table page in one typed array ({@link TableSlab}), over the target's physical span
+   * (none when the span is beyond {@link SLAB_MAX_SPAN_PAGES} pages: tables are then the
+   * store's pages like any other).
+   */
+  readonly slab: TableSlab | undefined;
 
   constructor(
     readonly store: ByteStore,
@@ -84,6 +97,18 @@ export class PhysTableMemory implements TableMemory {
         "EINVAL",
         `target "${target.name}" is a chunk pool; page tables need a buddy or contiguous target`,
       );
+    let lo = Infinity;
+    let hi = 0;
+    for (const r of target.ranges) {
+      lo = Math.min(lo, r.base);
+      hi = Math.max(hi, r.base + r.size);
+    }
+    lo = Math.floor(lo / STORE_PAGE_SIZE) * STORE_PAGE_SIZE;
+    hi = Math.ceil(hi / STORE_PAGE_SIZE) * STORE_PAGE_SIZE;
+    this.slab =
+      hi > lo && (hi - lo) / STORE_PAGE_SIZE <= SLAB_MAX_SPAN_PAGES
+        ? new TableSlab(store, lo, hi - lo)
+        : undefined;
   }
 
   allocTable(bytes: number): number {
@@ -95,7 +120,10 @@ export class PhysTableMemory implements TableMemory {
     const size = Math.max(bytes, STORE_PAGE_SIZE);
     const a = this.target.alloc(size, { align: size });
     const addr = a.chunks[0]!.pa;
-    this.store.fill(addr, size, 0);
+    const slab = this.slab;
+    if (slab !== undefined)
+      for (let off = 0; off < size; off += STORE_PAGE_SIZE) slab.add(addr + off);
+    else this.store.fill(addr, size, 0);
     this.live.set(addr, a);
     this.allocated++;
     return addr;
@@ -109,6 +137,9 @@ export class PhysTableMemory implements TableMemory {
     const a = this.live.get(addr) ?? fail("EINVAL", `table memory: ${hex(addr)} is not a table`);
     this.target.free(a);
     this.live.delete(addr);
+    const slab = this.slab;
+    if (slab !== undefined)
+      for (let off = 0; off < a.size; off += STORE_PAGE_SIZE) slab.remove(addr + off);
     this.store.release(addr, a.size);
     this.freed++;
   }

@@ -99,6 +99,10 @@ const POLICIES: readonly TlbReplacement[] = ["lru", "fifo", "random"];
 const GLOBAL = PERM.GLOBAL;
 const CLOCK_MAX = 0xffff_ffff;
 
+/** 2^k - 1 as an int32 mask, for k <= 31 (the offset within a page of 2^k in the low bits). */
+const LOW_MASK = new Int32Array(32);
+for (let k = 0; k < 32; k++) LOW_MASK[k] = k === 31 ? 0x7fff_ffff : (1 << k) - 1;
+
 /** 2^k and 2^-k: dividing by a power of two is an exact multiplication. */
 const POW2 = new Float64Array(64);
 const INV_POW2 = new Float64Array(64);
@@ -116,12 +120,18 @@ export class Tlb {
   readonly replacement: TlbReplacement;
 
   private readonly setMask: number;
+  /** The largest page log2 whose set index lies in an address's low 32 bits. */
+  private readonly lowBitsMax: number;
   private readonly policy: number;
   private readonly rng: Rng;
 
   // Per slot (set * ways + way).
   /** Input page number at the entry's size (va / size). */
   private readonly vpnOf: Float64Array;
+  /** Input page base (vpn * size): a hit's offset is one subtraction. */
+  private readonly baseOf: Float64Array;
+  /** The tags as one number, vmid * 2^31 + asid: a hit compares one value. */
+  private readonly keyOf: Float64Array;
   /** Output base. */
   private readonly paOf: Float64Array;
   /** log2 of the leaf size; 0 = invalid slot. */
@@ -130,6 +140,15 @@ export class Tlb {
   private readonly asidOf: Int32Array;
   private readonly vmidOf: Int32Array;
   private readonly levelOf: Int8Array;
+  /**
+   * A host-side reference the access path keeps with an entry: the bytes of one 4 KiB page the
+   * entry translates to (`hostOf`), the input address of that page (`hostVaOf`) and the byte
+   * store's page epoch it was taken at (`hostEpochOf`, -1: none). Not modelled hardware: it
+   * lets a hit skip the store lookup. A new fill of the slot clears it.
+   */
+  readonly hostOf: Array<Uint8Array | undefined>;
+  readonly hostVaOf: Float64Array;
+  readonly hostEpochOf: Float64Array;
   /** LRU: the clock value at the last use. */
   private readonly ageOf: Uint32Array;
   /** Position of the slot in `validList`, or -1. */
@@ -184,11 +203,17 @@ export class Tlb {
     this.capacity = sets * ways;
     this.replacement = replacement;
     this.setMask = sets - 1;
+    this.lowBitsMax = Math.min(31, 32 - Math.log2(sets));
     this.policy = policy;
 
     const n = this.capacity;
     this.vpnOf = new Float64Array(n);
     this.paOf = new Float64Array(n);
+    this.baseOf = new Float64Array(n);
+    this.keyOf = new Float64Array(n).fill(-1);
+    this.hostOf = new Array<Uint8Array | undefined>(n).fill(undefined);
+    this.hostVaOf = new Float64Array(n);
+    this.hostEpochOf = new Float64Array(n).fill(-1);
     this.log2Of = new Uint8Array(n);
     this.permOf = new Uint8Array(n);
     this.asidOf = new Int32Array(n);
@@ -227,31 +252,80 @@ export class Tlb {
     return this.find(va, asid, vmid);
   }
 
+  /**
+   * Count a hit on entry `slot` found by {@link peek}, as {@link lookup} would have: a lookup,
+   * a hit, and the replacement state (LRU). `peek` then `recordHit` is `lookup`, split so that a
+   * caller may decline the entry first and leave no trace.
+   */
+  recordHit(slot: number): void {
+    this.nLookups++;
+    this.nHits++;
+    if (this.policy === POLICY_LRU) this.ageOf[slot] = this.tick();
+  }
+
+  /**
+   * Whose pages the host references are (a byte store): a TLB shared by masters of two
+   * platforms keeps the references of one at a time.
+   */
+  hostOwner: unknown = undefined;
+
+  /**
+   * Keep `page`, the host bytes of the 4 KiB input page at `va`, with entry `slot`, for pages
+   * of `owner` at its page epoch `epoch`.
+   */
+  setHost(slot: number, va: number, page: Uint8Array, owner: unknown, epoch: number): void {
+    if (owner !== this.hostOwner) {
+      this.hostEpochOf.fill(-1);
+      this.hostOf.fill(undefined);
+      this.hostOwner = owner;
+    }
+    this.hostOf[slot] = page;
+    this.hostVaOf[slot] = va;
+    this.hostEpochOf[slot] = epoch;
+  }
+
   /** `pa + (va - page base)` of the entry that translates `va`, or -1 on a miss (a lookup). */
   translate(va: number, asid: number, vmid: number): number {
     const slot = this.lookup(va, asid, vmid);
     if (slot < 0) return -1;
-    return this.paOf[slot]! + (va - this.vpnOf[slot]! * POW2[this.log2Of[slot]!]!);
+    return this.paOf[slot]! + (va - this.baseOf[slot]!);
   }
 
+  /**
+   * The hit path: per page size present, one set's ways compared on the page number, then the
+   * size, then the tags as one number (a global entry: the VMID alone). Everything it reads is
+   * a typed array held in a local.
+   */
   private find(va: number, asid: number, vmid: number): number {
     const ways = this.ways;
     const mask = this.setMask;
-    const vpnOf = this.vpnOf;
+    const baseOf = this.baseOf;
     const log2Of = this.log2Of;
+    const keyOf = this.keyOf;
+    const key = vmid * 0x8000_0000 + asid;
+    const sizeList = this.sizeList;
+    // The low 32 bits of the address as an integer: for a page size and set count whose set
+    // index lies in them (k + log2(sets) <= 32), the set and the page base need no
+    // floating-point division, and the latency of a lookup is a few integer operations.
+    const vaLo = va >>> 0;
     for (let s = 0, n = this.nSizes; s < n; s++) {
-      const k = this.sizeList[s]!;
-      const vpn = Math.floor(va * INV_POW2[k]!);
-      // `&` truncates the double to its low 32 bits (exact below 2^63): no fmod.
-      const base = (vpn & mask) * ways;
-      for (let slot = base, end = base + ways; slot < end; slot++) {
-        if (
-          vpnOf[slot] === vpn &&
-          log2Of[slot] === k &&
-          this.vmidOf[slot] === vmid &&
-          (this.asidOf[slot] === asid || (this.permOf[slot]! & GLOBAL) !== 0)
-        )
-          return slot;
+      const k = sizeList[s]!;
+      let set: number;
+      let pageBase: number;
+      if (k <= this.lowBitsMax) {
+        set = (vaLo >>> k) & mask;
+        pageBase = va - (vaLo & LOW_MASK[k]!);
+      } else {
+        const vpn = Math.floor(va * INV_POW2[k]!);
+        // `&` truncates the double to its low 32 bits (exact below 2^63): no fmod.
+        set = vpn & mask;
+        pageBase = vpn * POW2[k]!;
+      }
+      for (let slot = set * ways, end = slot + ways; slot < end; slot++) {
+        if (baseOf[slot] === pageBase && log2Of[slot] === k) {
+          if (keyOf[slot] === key) return slot;
+          if ((this.permOf[slot]! & GLOBAL) !== 0 && this.vmidOf[slot] === vmid) return slot;
+        }
       }
     }
     return -1;
@@ -381,6 +455,10 @@ export class Tlb {
     level: number,
   ): void {
     this.vpnOf[slot] = vpn;
+    this.baseOf[slot] = vpn * POW2[k]!;
+    this.keyOf[slot] = vmid * 0x8000_0000 + asid;
+    this.hostEpochOf[slot] = -1;
+    this.hostOf[slot] = undefined;
     this.paOf[slot] = pa;
     this.log2Of[slot] = k;
     this.permOf[slot] = perm;
