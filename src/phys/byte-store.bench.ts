@@ -1,15 +1,13 @@
 import { benchCase, memoryCase } from "../../bench/harness.js";
-import { Rng } from "../base/rng.js";
+import { Rng, xorshift32 } from "../base/rng.js";
 import { ByteStore } from "./byte-store.js";
 
+/** Operations per timed call; each draws its address afresh (xorshift32), never from a list. */
 const N = 4096;
 
-function randomAddresses(pages: number, seed: number): Float64Array {
-  const rng = new Rng(seed);
-  const out = new Float64Array(N);
-  for (let i = 0; i < N; i++)
-    out[i] = 0x8000_0000 + rng.int(0, pages - 1) * 4096 + rng.int(0, 511) * 8;
-  return out;
+/** A random 8-byte-aligned address in the first `pages` pages above 2 GiB, for state `r`. */
+function addressOf(r: number, pages: number): number {
+  return 0x8000_0000 + ((r >>> 9) % pages) * 4096 + (r & 511) * 8;
 }
 
 benchCase({
@@ -18,11 +16,14 @@ benchCase({
   ops: N,
   setup: () => {
     const s = new ByteStore();
-    const addrs = randomAddresses(4096, 2);
-    for (const a of addrs) s.write(a, new Uint8Array(8).fill(7));
+    for (let p = 0; p < 4096; p++) s.writeU32(0x8000_0000 + p * 4096, p);
     const out = new Uint8Array(8);
+    let r = 2;
     return () => {
-      for (let i = 0; i < N; i++) s.read(addrs[i]!, out);
+      for (let i = 0; i < N; i++) {
+        r = xorshift32(r);
+        s.read(addressOf(r, 4096), out);
+      }
       return out;
     };
   },
@@ -34,10 +35,13 @@ benchCase({
   ops: N,
   setup: () => {
     const s = new ByteStore();
-    const addrs = randomAddresses(4096, 3);
     const data = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    let r = 3;
     return () => {
-      for (let i = 0; i < N; i++) s.write(addrs[i]!, data);
+      for (let i = 0; i < N; i++) {
+        r = xorshift32(r);
+        s.write(addressOf(r, 4096), data);
+      }
       return s;
     };
   },
@@ -49,10 +53,14 @@ benchCase({
   ops: N,
   setup: () => {
     const s = new ByteStore();
-    const addrs = randomAddresses(262_144, 4);
     const out = new Uint8Array(8);
+    let r = 4;
     return () => {
-      for (let i = 0; i < N; i++) s.read(addrs[i]!, out);
+      for (let i = 0; i < N; i++) {
+        r = xorshift32(r);
+        s.read(addressOf(r, 262_144), out);
+      }
+      if (s.materializedPages !== 0) throw new Error("a read materialized a page");
       return out;
     };
   },
