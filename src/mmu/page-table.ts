@@ -439,6 +439,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
 
   private begin(op: string, gather = this.ownGather): void {
     this.checkLive(op);
+    this.shape++;
     // Tables are freed only at commit (or by rollback and destroy), so views stay valid until
     // the operation ends.
     this.syncViews();
@@ -566,6 +567,21 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    * not so (a check fails, a table is missing, the entry is taken, a listener wants the
    * change): the general path then does the map, or reports the error, from the start.
    */
+  /**
+   * Moves with every operation that takes a transaction (any of them may free or replace a
+   * table): the quick map's memory of the last leaf table is valid while it stays.
+   */
+  private shape = 0;
+  /**
+   * The quick map's memory of the last leaf table it wrote to: the input address it starts
+   * at, its first word in the slab, and the parent entry that points at it (checked on use:
+   * a descriptor rewritten behind the table's back makes the quick map walk again).
+   */
+  private quickShape = -1;
+  private quickLeafVa = -1;
+  private quickLeafK = 0;
+  private quickParentK = 0;
+  private quickParentLo = 0;
   /** The prot whose page-leaf attribute bits are `quickLo` / `quickHi` (-1: none yet). */
   private quickProt = -1;
   private quickLo = 0;
@@ -594,26 +610,49 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
     const last = g.levels - 1;
     let tableRel = rootRel | 0;
     let k: number;
-    for (let li = 0; ; li++) {
-      const sh = g.shifts[li]!;
-      const idx =
-        (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) &
-        (g.entries[li]! - 1);
-      const pageRel = tableRel + (idx >>> 9);
-      if (pageRel >>> 0 >= spanPages) return false;
-      const slot = slotOf[pageRel]! - 1;
-      if (slot < 0) return false;
-      k = (slot << 10) + ((idx & 511) << 1);
-      const lo = words[k]!;
-      if (li === last) {
-        if ((lo & 1) !== 0) return false; // taken: the general path says by what
-        break;
+    const leafSpan = g.spans[last - 1]!;
+    const fromLeafBase = va - this.quickLeafVa;
+    if (
+      this.quickShape === this.shape &&
+      fromLeafBase >= 0 &&
+      fromLeafBase < leafSpan &&
+      words[this.quickParentK] === this.quickParentLo
+    ) {
+      // The leaf table of the last quick map covers this page too (a map page by page).
+      const sh = g.shifts[last]!;
+      k = this.quickLeafK + (((vaLo >>> sh) & (g.entries[last]! - 1)) << 1);
+      if ((words[k]! & 1) !== 0) return false;
+    } else
+      for (let li = 0; ; li++) {
+        const sh = g.shifts[li]!;
+        const idx =
+          (sh >= 32 ? vaHi >>> (sh - 32) : (vaLo >>> sh) | (vaHi << (32 - sh))) &
+          (g.entries[li]! - 1);
+        const pageRel = tableRel + (idx >>> 9);
+        if (pageRel >>> 0 >= spanPages) return false;
+        const slot = slotOf[pageRel]! - 1;
+        if (slot < 0) return false;
+        k = (slot << 10) + ((idx & 511) << 1);
+        const lo = words[k]!;
+        if (li === last) {
+          if ((lo & 1) !== 0) return false; // taken: the general path says by what
+          if (g.entries[last]! <= 512) {
+            // Remember the leaf table (one page), its parent entry and the table's shape.
+            this.quickLeafK = slot << 10;
+            this.quickLeafVa = va - offsetIn(va, leafSpan);
+            this.quickShape = this.shape;
+          }
+          break;
+        }
+        if (li === last - 1) {
+          this.quickParentK = k;
+          this.quickParentLo = lo;
+        }
+        if ((lo & 3) !== 3) return false; // no table here yet (or a block): the general path
+        const addrHi = words[k + 1]! & 0xffff;
+        if (addrHi >= 0x800) return false;
+        tableRel = ((((lo & tableMaskLo) >>> 12) | (addrHi << 20)) >>> 0) - basePfn;
       }
-      if ((lo & 3) !== 3) return false; // no table here yet (or a block): the general path
-      const addrHi = words[k + 1]! & 0xffff;
-      if (addrHi >= 0x800) return false;
-      tableRel = ((((lo & tableMaskLo) >>> 12) | (addrHi << 20)) >>> 0) - basePfn;
-    }
     if (prot !== this.quickProt) {
       // A page leaf of a long-descriptor format is its attribute bits or'd with OA[47:12]
       // (paddr_to_iopte without packed high bits): encode the attributes once per prot.
