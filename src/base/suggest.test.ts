@@ -11,4 +11,11 @@ describe("names", () => {
     expect(didYouMean("cpux", ["cpu"])).toBe(', did you mean "cpu"?');
     expect(didYouMean("q", ["cpu"])).toBe("");
   });
+
+  it("counts a swap of two neighbouring letters as one edit", () => {
+    expect(closestName("bfu", ["buf", "frame"])).toBe("buf");
+    expect(closestName("sytsem", ["system"])).toBe("system");
+    expect(closestName("ab", ["ba"])).toBe("ba");
+    expect(closestName("abc", ["xyz"])).toBeUndefined();
+  });
 });

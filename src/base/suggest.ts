@@ -8,19 +8,28 @@
  * `unknown key "foo"${didYouMean("foo", keys)}`;
  */
 
-/** The edit distance of two short strings. */
+/**
+ * The edit distance of two short strings, counting a swap of two neighbouring letters as one
+ * edit (optimal string alignment: `bfu` is one edit from `buf`).
+ */
 function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const n = b.length;
+  let before = new Array<number>(n + 1).fill(0); // row i - 2
+  let prev = Array.from({ length: n + 1 }, (_, j) => j); // row i - 1
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+    const row = new Array<number>(n + 1);
+    row[0] = i;
+    for (let j = 1; j <= n; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, before[j - 2]! + 1);
+      row[j] = d;
     }
+    before = prev;
+    prev = row;
   }
-  return prev[b.length]!;
+  return prev[n]!;
 }
 
 /** The candidate closest to `word` when it is a plausible typo of it, else undefined. */
