@@ -323,10 +323,10 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
     if (first === FAST_DONE) {
       const pa = this.chunk.pa;
       const page = regime !== undefined ? this.keepHost(regime, addr, pa) : undefined;
-      if (page !== undefined && out.length <= 16) {
-        const off = offsetIn(pa, STORE_PAGE_SIZE);
+      const off = offsetIn(pa, STORE_PAGE_SIZE);
+      if (page !== undefined && out.length <= 16 && off + out.length <= STORE_PAGE_SIZE)
         for (let i = 0, n = out.length; i < n; i++) out[i] = page[off + i]!;
-      } else this.platform.store.read(pa, out);
+      else this.platform.store.read(pa, out);
       this.accessEvents.skip();
     } else this.transfer(access, addr, out, first);
     this.stats.reads++;
