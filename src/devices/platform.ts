@@ -29,6 +29,19 @@ import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import { EventBus } from "../base/events.js";
 import { Rng } from "../base/rng.js";
+import type { ByteArg } from "../base/validate.js";
+import {
+  allocBytes,
+  checkAddress,
+  checkArray,
+  checkBuffer,
+  checkBytes,
+  checkFunction,
+  checkInteger,
+  checkLength,
+  checkName,
+  checkObject,
+} from "../base/validate.js";
 import { ByteStore } from "../phys/byte-store.js";
 import type { Region, RegionSpec } from "../phys/memory-map.js";
 import { MemoryMap } from "../phys/memory-map.js";
@@ -76,10 +89,21 @@ export class Platform {
   private readonly io = new Map<string, IoHandler>();
   private allocationIds = 1;
 
+  /**
+   * Build the machine. EINVAL for a description that is not one (no object, `regions` not an
+   * array, a seed that is not a safe integer, an unknown key); then each region and target as
+   * {@link addRegion} and {@link addTarget} check them.
+   */
   constructor(description: PlatformDescription) {
-    this.rng = new Rng(description.seed ?? 0);
-    for (const r of description.regions) this.addRegion(r);
-    for (const t of description.targets ?? []) this.addTarget(t);
+    const fn = "new Platform";
+    checkObject(fn, "description", description, ["regions", "targets", "seed"]);
+    const regions = checkArray(fn, "regions", description.regions);
+    const targets =
+      description.targets === undefined ? [] : checkArray(fn, "targets", description.targets);
+    const seed = description.seed === undefined ? 0 : checkInteger(fn, "seed", description.seed);
+    this.rng = new Rng(seed);
+    for (const r of regions) this.addRegion(r);
+    for (const t of targets) this.addTarget(t);
   }
 
   /** Add a region to the memory map; see {@link MemoryMap.add} for what is refused. */
@@ -89,6 +113,8 @@ export class Platform {
 
   /** Add a memory target; its ranges may not overlap another target's (EEXIST). */
   addTarget(spec: TargetSpec): MemoryTarget {
+    checkObject("addTarget", "spec", spec);
+    checkName("addTarget", "name", spec.name);
     if (this.targetsByName.has(spec.name))
       fail("EEXIST", `target "${spec.name}" already exists`, "name");
     const target = new MemoryTarget(spec, this.map, this.bus, () => this.allocationIds++);
@@ -108,6 +134,7 @@ export class Platform {
 
   /** The target named `name`, or ENOENT. */
   target(name: string): MemoryTarget {
+    checkName("target", "name", name);
     return (
       this.targetsByName.get(name) ??
       fail(
@@ -123,18 +150,22 @@ export class Platform {
 
   /** Allocate from a target; see {@link MemoryTarget.alloc}. */
   alloc(target: string, size: number, options?: AllocOptions): PhysAllocation {
+    checkName("alloc", "target", target);
     return this.target(target).alloc(size, options);
   }
 
   /** The live allocation with this id, in any target, or EINVAL. */
   allocation(id: number): PhysAllocation {
+    checkInteger("allocation", "id", id);
     for (const t of this.targetsByName.values()) if (t.has(id)) return t.lookup(id);
     return fail("EINVAL", `allocation #${id} is unknown or already freed`);
   }
 
   /** Free an allocation in whichever target holds it. */
   free(which: PhysAllocation | number): void {
+    if (typeof which !== "number") checkObject("free", "which", which);
     const allocation = typeof which === "number" ? this.allocation(which) : which;
+    checkName("free", "which.target", allocation.target);
     this.target(allocation.target).free(allocation);
   }
 
@@ -155,6 +186,11 @@ export class Platform {
 
   /** Install the register hook of an IO region (replacing any earlier one). */
   attachIoHandler(region: string, handler: IoHandler): void {
+    const fn = "attachIoHandler";
+    checkName(fn, "region", region);
+    const h = checkObject(fn, "handler", handler) as Record<keyof IoHandler, unknown>;
+    checkFunction(fn, "handler.read", h.read);
+    checkFunction(fn, "handler.write", h.write);
     const r = this.map.get(region);
     if (r.kind !== "io") fail("EINVAL", `region "${region}" is ${r.kind}, not io`);
     this.io.set(region, handler);
@@ -162,6 +198,13 @@ export class Platform {
 
   /** The region that holds `[pa, pa+size)` entirely, or a bus error (EFAULT). */
   regionFor(pa: number, size: number): Region {
+    checkAddress("regionFor", "pa", pa);
+    checkLength("regionFor", "size", size);
+    return this.regionOf(pa, size);
+  }
+
+  /** {@link regionFor} of arguments already checked. */
+  private regionOf(pa: number, size: number): Region {
     const r = this.map.findRange(pa, size);
     if (r === undefined) {
       const at = this.map.find(pa);
@@ -177,6 +220,7 @@ export class Platform {
 
   /** True if the IO region `region` has a register hook (an access to it is no bus error). */
   hasIoHandler(region: string): boolean {
+    checkName("hasIoHandler", "region", region);
     return this.io.has(region);
   }
 
@@ -189,11 +233,21 @@ export class Platform {
 
   /** Read `size` bytes of physical memory (or registers). */
   read(pa: PhysArg, size: number): Uint8Array {
-    return this.readInto(pa, new Uint8Array(size));
+    checkAddress("read", "pa", pa);
+    checkLength("read", "size", size);
+    this.regionOf(pa, size); // a bus error before a buffer of an impossible size
+    return this.readAt(pa, allocBytes("read", size));
   }
 
+  /** Read `out.length` bytes at `pa` into `out`; returns `out`. */
   readInto(pa: PhysArg, out: Uint8Array): Uint8Array {
-    const r = this.regionFor(pa, out.length);
+    checkAddress("readInto", "pa", pa);
+    checkBuffer("readInto", "out", out);
+    return this.readAt(pa, out);
+  }
+
+  private readAt(pa: number, out: Uint8Array): Uint8Array {
+    const r = this.regionOf(pa, out.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).read(pa - r.base, out);
       this.bus.emit("phys.io", {
@@ -207,9 +261,14 @@ export class Platform {
     return this.store.read(pa, out);
   }
 
-  /** Write bytes to physical memory (or registers). */
-  write(pa: PhysArg, data: Uint8Array): void {
-    const r = this.regionFor(pa, data.length);
+  /**
+   * Write bytes to physical memory (or registers): a Uint8Array, or an array of integers 0..255
+   * (EINVAL for anything else, and for an item that is no byte).
+   */
+  write(pa: PhysArg, bytes: ByteArg): void {
+    checkAddress("write", "pa", pa);
+    const data = checkBytes("write", "data", bytes);
+    const r = this.regionOf(pa, data.length);
     if (r.kind === "io") {
       this.ioHandler(r, pa).write(pa - r.base, data);
       this.bus.emit("phys.io", {
@@ -226,10 +285,11 @@ export class Platform {
 
   /** Fill memory with a byte value; RAM and device-local only. */
   fill(pa: PhysArg, size: number, value: number): void {
-    const r = this.regionFor(pa, size);
+    checkAddress("fill", "pa", pa);
+    checkLength("fill", "size", size);
+    checkInteger("fill", "value", value, 0, 255);
+    const r = this.regionOf(pa, size);
     if (r.kind === "io") fail("EFAULT", `cannot fill IO region "${r.name}" at ${hex(pa)}`);
-    if (!Number.isInteger(value) || value < 0 || value > 255)
-      fail("EINVAL", `fill value ${value} is not a byte (0..255)`);
     this.store.fill(pa, size, value);
     this.notePhysWrite(pa, size, r.name);
   }
@@ -248,8 +308,11 @@ export class Platform {
 
   /** Copy memory to memory (memmove semantics); RAM and device-local only. */
   copy(dst: PhysArg, src: PhysArg, size: number): void {
-    const s = this.regionFor(src, size);
-    const d = this.regionFor(dst, size);
+    checkAddress("copy", "dst", dst);
+    checkAddress("copy", "src", src);
+    checkLength("copy", "size", size);
+    const s = this.regionOf(src, size);
+    const d = this.regionOf(dst, size);
     if (s.kind === "io" || d.kind === "io")
       fail("EFAULT", `cannot copy to or from IO region "${s.kind === "io" ? s.name : d.name}"`);
     this.store.copy(dst, src, size);

@@ -18,6 +18,7 @@
  * platform.device("cpu0").capabilities().regimes[0].regime === cpu.mmu;
  */
 import { fail } from "../base/errors.js";
+import { checkFunction, checkName, checkObject } from "../base/validate.js";
 import type { TranslationRegime } from "../mmu/regime.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
 import type { Tlb } from "../mmu/tlb.js";
@@ -95,6 +96,7 @@ export class DeviceRegistry {
 
   /** Register `device`; EINVAL for an empty name, EEXIST if the name is taken. */
   add<D extends Device>(device: D): D {
+    checkObject("addDevice", "device", device);
     this.checkFree(device.name);
     this.byName.set(device.name, device);
     return device;
@@ -112,6 +114,8 @@ export class DeviceRegistry {
    * The device named `name` (ENOENT); with `type`, it must be an instance of it (EINVAL).
    */
   get<D extends Device = Device>(name: string, type?: abstract new (...args: never[]) => D): D {
+    checkName("device", "name", name);
+    if (type !== undefined) checkFunction("device", "type", type);
     const d =
       this.byName.get(name) ??
       fail(
@@ -129,6 +133,7 @@ export class DeviceRegistry {
 
   /** Remove a device from the registry (ENOENT if it is not there). */
   remove(name: string): void {
+    checkName("removeDevice", "name", name);
     if (!this.byName.delete(name)) fail("ENOENT", `no device named "${name}"`);
   }
 

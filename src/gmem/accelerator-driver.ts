@@ -26,7 +26,7 @@
  */
 import { hex } from "../base/address.js";
 import { MemweaveError } from "../base/errors.js";
-import type { Accelerator } from "../devices/accelerator.js";
+import { Accelerator } from "../devices/accelerator.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
@@ -39,6 +39,7 @@ import type { GmFault, GmMemcpy, GmMmu, GmPmap, GmPmapShare, GmRange } from "./m
 import type { GmProcess } from "./process.js";
 import type { GmRet } from "./types.js";
 import { GM_RET, HPAGE } from "./types.js";
+import { checkArray, checkInstance, checkName, checkObject } from "../base/validate.js";
 
 export interface AcceleratorDriverOptions {
   /** The memory target the device's page tables are allocated from. */
@@ -100,6 +101,11 @@ export class AcceleratorDriver implements GmMmu {
   private nextAsid = 1;
 
   constructor(accel: Accelerator, options: AcceleratorDriverOptions) {
+    checkInstance("new AcceleratorDriver", "accel", accel, Accelerator);
+    checkObject("new AcceleratorDriver", "options", options);
+    checkName("new AcceleratorDriver", "options.tables", options.tables);
+    if (options.reservedVa !== undefined)
+      checkArray("new AcceleratorDriver", "options.reservedVa", options.reservedVa);
     this.accel = accel;
     const platform = accel.platform;
     this.tableMemory = new PhysTableMemory(platform.store, platform.target(options.tables));

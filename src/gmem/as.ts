@@ -24,12 +24,13 @@
  */
 import { hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
+import { checkBoolean, checkInstance, describeValue } from "../base/validate.js";
 import type { Disposable } from "../base/lifetime.js";
 import type { LeafChange } from "../mmu/page-table.js";
 import type { Prot } from "../mmu/prot.js";
 import { PERM, PROT } from "../mmu/prot.js";
 import type { GmemCore } from "./core.js";
-import type { GmDev } from "./device.js";
+import { GmDev } from "./device.js";
 import { finishEvict } from "./evict.js";
 import { moveToHost } from "./fault.js";
 import type { GmPmap } from "./mmu.js";
@@ -79,6 +80,7 @@ export class GmAs {
 
   /** Detach the device (its pages come home); ENOENT if it is not attached. */
   detach(dev: GmDev): void {
+    checkInstance("gm_as_detach", "dev", dev, GmDev);
     const ctx =
       dev.contextFor(this) ??
       fail("ENOENT", `${this.name}: device ${dev.name} is not attached`, "dev");
@@ -87,6 +89,7 @@ export class GmAs {
 
   /** The context of `dev`, or undefined. */
   contextOf(dev: GmDev): GmContext | undefined {
+    checkInstance("contextOf", "dev", dev, GmDev);
     return dev.contextFor(this);
   }
 }
@@ -99,6 +102,9 @@ export function asAttach(
   mode: GmMmuMode,
   activate: boolean,
 ): GmContext {
+  checkInstance("gm_as_attach", "as", as, GmAs);
+  checkInstance("gm_as_attach", "dev", dev, GmDev);
+  checkBoolean("gm_as_attach", "activate", activate, false);
   if (!as.live) fail("ENODEV", `${as.name}: the address space was destroyed`);
   if (!dev.live) fail("ENODEV", `${as.name}: device ${dev.name} was destroyed`, "dev");
   if (
@@ -106,7 +112,7 @@ export function asAttach(
     mode !== GM_MMU_MODE.COHERENT_EXCLUSIVE &&
     mode !== GM_MMU_MODE.REPLICATE
   )
-    fail("EINVAL", `${as.name}: mode ${String(mode)} is not a gm_mmu_mode`, "mode");
+    fail("EINVAL", `${as.name}: mode ${describeValue(mode)} is not a gm_mmu_mode`, "mode");
   if (dev.contextFor(as) !== undefined)
     fail("EEXIST", `${as.name}: device ${dev.name} is attached already`, "dev");
   const proc = as.process;

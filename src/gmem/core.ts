@@ -6,8 +6,15 @@
  * of a `GmemCore`, so a policy can wrap them.
  */
 import { fail } from "../base/errors.js";
+import {
+  badArgument,
+  checkInstance,
+  checkName,
+  checkObject,
+  checkOneOf,
+} from "../base/validate.js";
 import type { FaultResolution } from "../devices/bus-master.js";
-import type { Platform } from "../devices/platform.js";
+import { Platform } from "../devices/platform.js";
 import type { Fault } from "../mmu/regime.js";
 import type { Prot } from "../mmu/prot.js";
 import { PhysTableMemory } from "../mmu/table-memory.js";
@@ -196,6 +203,21 @@ export class GmemCore {
   readonly pageLabels: "page" | "hnode";
 
   constructor(platform: Platform, options: GmemOptions) {
+    const fn = "new Gmem";
+    checkInstance(fn, "platform", platform, Platform);
+    checkObject(fn, "options", options, ["host", "tables", "policy", "cost", "pageLabels"]);
+    checkName(fn, "host", options.host);
+    checkName(fn, "tables", options.tables);
+    const p: unknown = options.policy;
+    if (
+      p !== undefined &&
+      typeof p !== "string" &&
+      (typeof p !== "object" || p === null || Array.isArray(p))
+    )
+      badArgument(fn, "policy", "be a policy name or an object of policy fields", p);
+    if (options.cost !== undefined) checkObject(fn, "cost", options.cost);
+    if (options.pageLabels !== undefined)
+      checkOneOf(fn, "pageLabels", options.pageLabels, ["page", "hnode"]);
     this.platform = platform;
     this.pageLabels = options.pageLabels ?? "hnode";
     this.policy = resolvePolicy(options.policy);

@@ -38,6 +38,7 @@
  * bound on the time of a real, pipelined system; what the counts compare is unaffected).
  */
 import { fail } from "../base/errors.js";
+import { badArgument, checkName, checkObject } from "../base/validate.js";
 import type { GmemCostSink } from "./cost-sink.js";
 import { didYouMean } from "../base/suggest.js";
 
@@ -196,6 +197,9 @@ export class CostModel implements GmemCostSink {
   private readonly remoteLinks = new Map<string, string>();
 
   constructor(params: Partial<CostParams> = {}) {
+    checkObject("new CostModel", "params", params);
+    if (params.linkBandwidthByLink !== undefined)
+      checkObject("new CostModel", "params.linkBandwidthByLink", params.linkBandwidthByLink);
     this.params = { ...DEFAULT_COST_PARAMS, linkBandwidthByLink: {} };
     for (const [key, value] of Object.entries(params)) {
       if (key === "linkBandwidthByLink") {
@@ -212,6 +216,8 @@ export class CostModel implements GmemCostSink {
 
   /** Bandwidth of the link `from->to` (its override, else `linkBandwidth`), bytes/s. */
   bandwidth(from: string, to: string): number {
+    checkName("bandwidth", "from", from);
+    checkName("bandwidth", "to", to);
     return this.params.linkBandwidthByLink[linkName(from, to)] ?? this.params.linkBandwidth;
   }
 
@@ -294,6 +300,9 @@ export class CostModel implements GmemCostSink {
    * (`cpu` means `host`). EINVAL naming the key and the value, with the valid keys.
    */
   setParam(key: string, value: string | number): void {
+    checkName("setParam", "key", key);
+    if (typeof value !== "string" && typeof value !== "number")
+      badArgument("setParam", "value", "be a string or a number", value);
     const bad = (what: string): never => fail("EINVAL", `cost parameter ${key}: ${what}`, key);
     const dot = key.indexOf(".");
     const base = dot >= 0 ? key.slice(0, dot) : key;

@@ -127,7 +127,7 @@ export function finishEvict(core: GmemCore, page: GmPage, force: boolean): boole
       m.va,
       core.policy.granularity,
       page.pa,
-      cpuProt(page.mm?.findVma(m.va)?.prot ?? PROT_RW),
+      cpuProt(page.mm?.vmaAt(m.va)?.prot ?? PROT_RW),
     );
   page.hnode.touch(page);
   core.detail.evictionsCancelled++;

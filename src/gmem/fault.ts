@@ -68,7 +68,7 @@ function gmFault(
 
 /** The area's prot for the block at `va` (read-write if it has none any more). */
 function protAt(mm: GmProcess, va: number): Prot {
-  return mm.findVma(va)?.prot ?? PROT_RW;
+  return mm.vmaAt(va)?.prot ?? PROT_RW;
 }
 
 /** gm_dev_fault: see the file comment. */
@@ -82,7 +82,7 @@ export function gmDevFault(
   core.lastOutcome = "none";
   const ctx = dev.contextFor(mm.as);
   if (ctx === undefined) return GM_RET.FAILURE_UNKNOWN;
-  const vma = mm.findVma(addr);
+  const vma = mm.vmaAt(addr);
   if (vma === undefined) return GM_RET.FAILURE_UNKNOWN;
   if (ctx.mode === GM_MMU_MODE.SHARE) return shareFault(core, mm, vma, addr);
   const obj = mm.vmObject;
@@ -248,7 +248,7 @@ export function gmHostFaultLocked(core: GmemCore, mm: GmProcess, addr: number): 
 export function cpuFault(core: GmemCore, mm: GmProcess, fault: Fault): FaultResolution {
   if (fault.kind !== "translation") return "terminate";
   const va = fault.va;
-  const vma = mm.findVma(va);
+  const vma = mm.vmaAt(va);
   if (vma === undefined) return "terminate";
   if (!vma.peerShared) {
     anonFault(core, mm, va, vma);

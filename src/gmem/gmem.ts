@@ -30,10 +30,27 @@
 import { hex, hexRange } from "../base/address.js";
 import { alignDown, alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
+import {
+  allocBytes,
+  badArgument,
+  checkAddress,
+  checkBoolean,
+  checkBytes,
+  checkFunction,
+  checkInstance,
+  checkInteger,
+  checkLength,
+  checkName,
+  checkObject,
+  checkOneOf,
+  checkOptionalName,
+  checkOptions,
+  describeValue,
+} from "../base/validate.js";
 import type { AccessOptions, FaultResolution } from "../devices/bus-master.js";
 import type { Accelerator } from "../devices/accelerator.js";
 import { Cpu } from "../devices/cpu.js";
-import type { MmuMaster } from "../devices/mmu-master.js";
+import { MmuMaster } from "../devices/mmu-master.js";
 import type { Platform } from "../devices/platform.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import { PageTable } from "../mmu/page-table.js";
@@ -47,7 +64,7 @@ import { GmemCore } from "./core.js";
 import { GmDev } from "./device.js";
 import { finishReclaim, reclaim } from "./evict.js";
 import { gmHostFaultLocked } from "./fault.js";
-import { hmemcpy } from "./hmemcpy.js";
+import { checkHmemcpyArgs, hmemcpy } from "./hmemcpy.js";
 import { Hnode } from "./hnode.js";
 import { hmadvise } from "./madvise.js";
 import type { GmMmu } from "./mmu.js";
@@ -113,12 +130,18 @@ export class Gmem extends GmemCore {
    * With a master, the device's translation faults come to the core (see the file comment).
    * EEXIST for a name in use.
    */
-  devCreate(mmu: GmMmu, devData: unknown, cap: number, options: DevCreateOptions = {}): GmDev {
+  devCreate(mmu: GmMmu, devData: unknown, cap: number, options?: DevCreateOptions): GmDev {
+    const fn = "gm_dev_create";
+    checkObject(fn, "mmu", mmu);
+    checkInteger(fn, "cap", cap);
+    options = checkOptions(fn, "options", options, ["name", "master"]);
+    checkOptionalName(fn, "options.name", options.name);
+    if (options.master !== undefined && !(options.master instanceof MmuMaster))
+      badArgument(fn, "options.master", "be a bus master with an MMU", options.master);
     let id = 0;
     while (this.devTable[id] !== undefined) id++;
     const name = options.name ?? `gmdev${id}`;
     if (this.byName.has(name)) fail("EEXIST", `gmem: a device named "${name}" exists`, "name");
-    if (!Number.isInteger(cap) || cap < 0) fail("EINVAL", `gmem: capability ${String(cap)}`, "cap");
     const dev = new GmDev(id, name, cap, mmu, devData, options.master);
     this.devTable[id] = dev;
     this.byName.set(name, dev);
@@ -132,6 +155,7 @@ export class Gmem extends GmemCore {
    * stub that only frees the id); its hnodes are unregistered, its fault handler removed.
    */
   devDestroy(dev: GmDev): void {
+    checkInstance("gm_dev_destroy", "dev", dev, GmDev);
     if (!dev.live) return;
     if (dev.contexts.length > 0)
       fail(
@@ -148,6 +172,7 @@ export class Gmem extends GmemCore {
 
   /** The device named `name` (ENOENT). */
   device(name: string): GmDev {
+    checkName("gmem.device", "name", name);
     return (
       this.byName.get(name) ??
       fail(
@@ -190,6 +215,9 @@ export class Gmem extends GmemCore {
    * device may use it at once.
    */
   registerPhysmem(dev: GmDev, begin: number, end: number): Hnode {
+    checkInstance("gm_dev_register_physmem", "dev", dev, GmDev);
+    checkAddress("gm_dev_register_physmem", "begin", begin);
+    checkAddress("gm_dev_register_physmem", "end", end);
     const g = this.policy.granularity;
     const b = alignUp(begin, g);
     const e = alignDown(end, g);
@@ -216,9 +244,11 @@ export class Gmem extends GmemCore {
 
   /** `gm_dev_unregister_physmem`: EBUSY while pages of the hnode back mappings. */
   unregisterPhysmem(dev: GmDev, hnid: number): void {
+    checkInstance("gm_dev_unregister_physmem", "dev", dev, GmDev);
+    checkInteger("gm_dev_unregister_physmem", "hnid", hnid);
     const h = this.hnodeTable[hnid];
     if (h === undefined || h.dev !== dev)
-      fail("EINVAL", `gm_dev_unregister_physmem: ${String(hnid)} is not an hnode of ${dev.name}`);
+      fail("EINVAL", `gm_dev_unregister_physmem: ${hnid} is not an hnode of ${dev.name}`);
     if (h.nrFreePages < h.size)
       fail(
         "EBUSY",
@@ -233,7 +263,11 @@ export class Gmem extends GmemCore {
   // --- processes and address spaces --------------------------------------------------------
 
   /** A CPU process with its own page table, run by `cpu` (default: a new CPU `cpu<n>`). */
-  createProcess(name: string, options: CreateProcessOptions = {}): GmProcess {
+  createProcess(name: string, options?: CreateProcessOptions): GmProcess {
+    checkName("createProcess", "name", name);
+    options = checkOptions("createProcess", "options", options, ["cpu"]);
+    if (options.cpu !== undefined && !(options.cpu instanceof Cpu))
+      checkName("createProcess", "options.cpu", options.cpu);
     if (this.procs.some((p) => p.name === name))
       fail("EEXIST", `gmem: a process named "${name}" exists`, "name");
     const platform = this.platform;
@@ -267,6 +301,7 @@ export class Gmem extends GmemCore {
 
   /** Run `proc` on its CPU for `access("cpu", ...)`. */
   useProcess(proc: GmProcess): void {
+    checkInstance("useProcess", "proc", proc, GmProcess);
     this.current = proc;
   }
 
@@ -275,9 +310,11 @@ export class Gmem extends GmemCore {
    * (2 MiB) range; EBUSY if the process has an address space already.
    */
   asCreate(process: GmProcess, begin: number, end: number, name?: string): GmAs {
+    checkInstance("gm_as_create", "process", process, GmProcess);
+    checkOptionalName("gm_as_create", "name", name);
     const g = this.policy.granularity;
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end <= begin)
-      fail("EINVAL", `gm_as_create(${String(begin)}, ${String(end)}): not a range`);
+      fail("EINVAL", `gm_as_create(${describeValue(begin)}, ${describeValue(end)}): not a range`);
     if (begin % g !== 0 || end % g !== 0)
       fail("EINVAL", `gm_as_create(${hex(begin)}, ${hex(end)}): not 2 MiB-aligned`);
     if (process.as !== undefined)
@@ -294,6 +331,7 @@ export class Gmem extends GmemCore {
 
   /** `gm_as_destroy`: every device detached (the RFC only frees the contexts), then gone. */
   asDestroy(as: GmAs): void {
+    checkInstance("gm_as_destroy", "as", as, GmAs);
     if (!as.live) return;
     for (const ctx of [...as.contexts]) asDetach(this, ctx);
     as.label?.dispose();
@@ -315,12 +353,19 @@ export class Gmem extends GmemCore {
 
   /** `gm_dev_fault(mm, addr, dev, hint)` (through {@link devFaultPath}). */
   devFault(mm: GmProcess, addr: number, dev: GmDev, hint: GmFaultHint = GM_FAULT_HINT.NONE): GmRet {
+    const fn = "gm_dev_fault";
+    checkInstance(fn, "mm", mm, GmProcess);
+    checkAddress(fn, "addr", addr);
+    checkInstance(fn, "dev", dev, GmDev);
+    checkOneOf(fn, "hint", hint, Object.values(GM_FAULT_HINT));
     this.flush();
     return this.devFaultPath(this, mm, addr, dev, hint);
   }
 
   /** `gm_host_fault_locked`: bring the device-resident block holding `addr` home. */
   hostFault(mm: GmProcess, addr: number): GmRet {
+    checkInstance("gm_host_fault_locked", "mm", mm, GmProcess);
+    checkAddress("gm_host_fault_locked", "addr", addr);
     this.flush();
     return gmHostFaultLocked(this, mm, addr);
   }
@@ -345,6 +390,11 @@ export class Gmem extends GmemCore {
     who: string | undefined,
     mm: GmProcess = this.currentProcess(),
   ): void {
+    const fn = "setPreferredLocation";
+    checkAddress(fn, "va", va);
+    checkLength(fn, "len", len);
+    checkOptionalName(fn, "who", who);
+    checkInstance(fn, "mm", mm, GmProcess);
     this.hintEngine("setPreferredLocation").setPreferredLocation(mm, va, len, who);
   }
 
@@ -360,6 +410,12 @@ export class Gmem extends GmemCore {
     on = true,
     mm: GmProcess = this.currentProcess(),
   ): void {
+    const fn = "setAccessedBy";
+    checkAddress(fn, "va", va);
+    checkLength(fn, "len", len);
+    checkName(fn, "who", who);
+    checkBoolean(fn, "on", on);
+    checkInstance(fn, "mm", mm, GmProcess);
     this.hintEngine("setAccessedBy").setAccessedBy(mm, va, len, this.device(who), on);
   }
 
@@ -408,6 +464,7 @@ export class Gmem extends GmemCore {
     behavior: MadvBehavior,
     mm: GmProcess = this.currentProcess(),
   ): number {
+    checkInstance("hmadvise", "mm", mm, GmProcess);
     this.flush();
     return hmadvise(this, mm, hnid, start, len, behavior);
   }
@@ -420,6 +477,8 @@ export class Gmem extends GmemCore {
     size: number,
     mm: GmProcess = this.currentProcess(),
   ): void {
+    checkInstance("hmemcpy", "mm", mm, GmProcess);
+    checkHmemcpyArgs(hnid, dest, src, size);
     this.flush();
     if (this.hooks !== undefined) this.hooks.hmemcpy(mm, hnid, dest, src, size);
     else hmemcpy(this, mm, hnid, dest, src, size);
@@ -429,8 +488,12 @@ export class Gmem extends GmemCore {
    * The swap daemon: evict up to `count` pages from the head of hnode `hnid`'s active list;
    * with `defer`, the evictions stay in flight until {@link finishReclaim} (the MIGRATING race).
    */
-  reclaim(hnid: number, count: number, options: { defer?: boolean } = {}): number {
-    const h = this.hnode(hnid) ?? fail("EINVAL", `reclaim: ${String(hnid)} is not an hnode`);
+  reclaim(hnid: number, count: number, options?: { defer?: boolean }): number {
+    checkInteger("reclaim", "hnid", hnid);
+    checkInteger("reclaim", "count", count);
+    options = checkOptions("reclaim", "options", options, ["defer"]);
+    checkBoolean("reclaim", "options.defer", options.defer);
+    const h = this.hnode(hnid) ?? fail("EINVAL", `reclaim: ${hnid} is not an hnode`, "hnid");
     this.flush();
     return reclaim(this, h, count, options.defer === true);
   }
@@ -469,6 +532,14 @@ export class Gmem extends GmemCore {
     data?: Uint8Array,
     then?: (bytes: Uint8Array) => void,
   ): Uint8Array {
+    // The entry of every trace step: a few comparisons, no more.
+    if (typeof who !== "string" || who === "") checkName("access", "who", who);
+    if (op !== "r" && op !== "w") checkOneOf("access", "op", op, ["r", "w"]);
+    checkAddress("access", "va", va);
+    checkLength("access", "size", size);
+    if (data !== undefined && !(data instanceof Uint8Array))
+      data = checkBytes("access", "data", data);
+    if (then !== undefined) checkFunction("access", "then", then);
     let master: MmuMaster;
     let dev: GmDev | undefined;
     if (who === "cpu") {
@@ -545,7 +616,7 @@ export class Gmem extends GmemCore {
 
   /** A buffer of `size` bytes from `cache` (small sizes are kept; zero-filled for writes). */
   private buffer(cache: Array<Uint8Array | undefined>, size: number): Uint8Array {
-    if (size > 256) return new Uint8Array(size);
+    if (size > 256) return allocBytes("access", size);
     return (cache[size] ??= new Uint8Array(size));
   }
 }

@@ -10,6 +10,7 @@
  */
 import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
+import { checkAddress, checkInteger, checkLength } from "../base/validate.js";
 import type { GmemCore } from "./core.js";
 import type { GmDev } from "./device.js";
 import { checkHnid, checkPeerRange } from "./madvise.js";
@@ -58,6 +59,14 @@ function locate(mm: GmProcess, va: number): { pa: number; where: string } | unde
   return undefined;
 }
 
+/** The shape of hmemcpy's arguments (EINVAL naming the argument). */
+export function checkHmemcpyArgs(hnid: number, dest: number, src: number, size: number): void {
+  checkInteger("hmemcpy", "hnid", hnid, -1);
+  checkAddress("hmemcpy", "dest", dest);
+  checkAddress("hmemcpy", "src", src);
+  checkLength("hmemcpy", "size", size);
+}
+
 export function hmemcpy(
   core: GmemCore,
   mm: GmProcess,
@@ -66,7 +75,8 @@ export function hmemcpy(
   src: number,
   size: number,
 ): void {
-  const what = `hmemcpy(${String(hnid)}, ${hex(dest)}, ${hex(src)}, ${String(size)})`;
+  checkHmemcpyArgs(hnid, dest, src, size);
+  const what = `hmemcpy(${hnid}, ${hex(dest)}, ${hex(src)}, ${size})`;
   if (!Number.isSafeInteger(size) || size < 0) fail("EINVAL", `${what}: bad size`, "size");
   if (size === 0) return;
   const h = checkHnid(core, mm, hnid, what);

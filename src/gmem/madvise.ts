@@ -18,6 +18,7 @@
 import { hexRange } from "../base/address.js";
 import { alignDown, alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
+import { checkAddress, checkInteger, checkLength } from "../base/validate.js";
 import type { GmemCore } from "./core.js";
 import { freeBlock } from "./fault.js";
 import type { Hnode } from "./hnode.js";
@@ -39,11 +40,7 @@ import {
 export function checkHnid(core: GmemCore, mm: GmProcess, hnid: number, what: string): Hnode {
   const h = core.hnode(hnid);
   if (h === undefined)
-    fail(
-      "EINVAL",
-      `${what}: ${String(hnid)} is not an hnode (they start at ${core.cpuNodes})`,
-      "hnid",
-    );
+    fail("EINVAL", `${what}: ${hnid} is not an hnode (they start at ${core.cpuNodes})`, "hnid");
   if (!mm.memsAllowed.has(hnid))
     fail(
       "EINVAL",
@@ -74,7 +71,11 @@ export function hmadvise(
   len: number,
   behavior: MadvBehavior,
 ): number {
-  const what = `hmadvise(${String(hnid)}, ${String(start)}, ${String(len)}, ${String(behavior)})`;
+  checkInteger("hmadvise", "hnid", hnid, -1);
+  checkAddress("hmadvise", "start", start);
+  checkLength("hmadvise", "len", len);
+  checkInteger("hmadvise", "behavior", behavior);
+  const what = `hmadvise(${hnid}, ${start}, ${len}, ${behavior})`;
   if (!Number.isSafeInteger(start) || start < 0 || start % PAGE !== 0)
     fail("EINVAL", `${what}: start is not a 4 KiB-aligned address`, "start");
   if (!Number.isSafeInteger(len) || len < 0) fail("EINVAL", `${what}: bad length`, "len");

@@ -28,6 +28,7 @@
  * What the UVM switches do in detail, and the counters under each policy: uvm/index.ts.
  */
 import { fail } from "../base/errors.js";
+import { badArgument, checkObject } from "../base/validate.js";
 import { didYouMean } from "../base/suggest.js";
 import { HPAGE } from "./types.js";
 
@@ -157,10 +158,18 @@ function show(v: unknown): string {
  * resolvePolicy("uvm", { faultBatch: 0 }); // UVM without fault batching
  * resolvePolicy({ thrashing: true });      // gmem with thrashing detection alone
  */
+/** EINVAL unless `v` is a policy name (a string) or an object of policy fields. */
+export function checkPolicyChoice(fn: string, name: string, v: unknown): void {
+  if (typeof v !== "string" && (typeof v !== "object" || v === null || Array.isArray(v)))
+    badArgument(fn, name, "be a policy name or an object of policy fields", v);
+}
+
 export function resolvePolicy(
   base: PolicyName | Partial<GmemPolicy> = {},
   overrides: Partial<GmemPolicy> = {},
 ): GmemPolicy {
+  checkPolicyChoice("resolvePolicy", "base", base);
+  checkObject("resolvePolicy", "overrides", overrides);
   let from: Partial<GmemPolicy>;
   if (typeof base === "string") {
     const names = Object.keys(POLICIES);

@@ -21,6 +21,14 @@
 import { hex, hexRange } from "../base/address.js";
 import { alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
+import {
+  checkAddress,
+  checkBoolean,
+  checkInteger,
+  checkLength,
+  checkOptions,
+  describeValue,
+} from "../base/validate.js";
 import type { Disposable } from "../base/lifetime.js";
 import type { Cpu } from "../devices/cpu.js";
 import type { PageTable } from "../mmu/page-table.js";
@@ -100,6 +108,12 @@ export class GmProcess {
 
   /** `find_vma`: the area holding `va`, or undefined. */
   findVma(va: number): Vma | undefined {
+    checkAddress("find_vma", "va", va);
+    return this.vmaAt(va);
+  }
+
+  /** @internal {@link findVma} of an address already checked (the fault paths'). */
+  vmaAt(va: number): Vma | undefined {
     const last = this.lastVma;
     if (last !== undefined && va >= last.start && va < last.end) return last;
     for (const v of this.vmaList)
@@ -115,9 +129,14 @@ export class GmProcess {
    * its address. EINVAL for a bad length, alignment or protection; EEXIST when a fixed range
    * overlaps an area; ENOMEM when no range is free, or when devices refused every try.
    */
-  mmap(len: number, options: MmapOptions = {}): number {
+  mmap(len: number, options?: MmapOptions): number {
     if (!Number.isSafeInteger(len) || len <= 0)
-      fail("EINVAL", `${this.name}: mmap of ${String(len)} bytes`, "len");
+      fail("EINVAL", `${this.name}: mmap of ${describeValue(len)} bytes`, "len");
+    options = checkOptions("mmap", "options", options, ["peerShared", "addr", "fixed", "prot"]);
+    checkBoolean("mmap", "options.peerShared", options.peerShared);
+    checkBoolean("mmap", "options.fixed", options.fixed);
+    if (options.addr !== undefined) checkAddress("mmap", "options.addr", options.addr);
+    if (options.prot !== undefined) checkInteger("mmap", "options.prot", options.prot);
     const peer = options.peerShared === true;
     const prot = options.prot ?? PROT_RW;
     if ((prot & ~PROT_RW) !== 0 || prot === 0)
@@ -132,7 +151,7 @@ export class GmProcess {
       if (addr === undefined || !Number.isSafeInteger(addr) || addr < 0 || addr % align !== 0)
         fail(
           "EINVAL",
-          `${this.name}: fixed mmap at ${String(addr)}: not ${peer ? "2 MiB" : "4 KiB"}-aligned`,
+          `${this.name}: fixed mmap at ${describeValue(addr)}: not ${peer ? "2 MiB" : "4 KiB"}-aligned`,
           "addr",
         );
       if (peer && as !== undefined && (addr < lo || addr + size > hi))
@@ -191,9 +210,9 @@ export class GmProcess {
    */
   munmap(va: number, len: number): void {
     if (!Number.isSafeInteger(va) || va < 0 || va % PAGE !== 0)
-      fail("EINVAL", `${this.name}: munmap at ${String(va)}: not 4 KiB-aligned`, "va");
+      fail("EINVAL", `${this.name}: munmap at ${describeValue(va)}: not 4 KiB-aligned`, "va");
     if (!Number.isSafeInteger(len) || len <= 0)
-      fail("EINVAL", `${this.name}: munmap of ${String(len)} bytes`, "len");
+      fail("EINVAL", `${this.name}: munmap of ${describeValue(len)} bytes`, "len");
     const end = va + alignUp(len, PAGE);
     this.checkCuts("munmap", va, end);
     this.splitAt(va);
@@ -221,7 +240,9 @@ export class GmProcess {
    */
   mprotect(va: number, len: number, prot: Prot): void {
     if (!Number.isSafeInteger(va) || va < 0 || va % PAGE !== 0)
-      fail("EINVAL", `${this.name}: mprotect at ${String(va)}: not 4 KiB-aligned`, "va");
+      fail("EINVAL", `${this.name}: mprotect at ${describeValue(va)}: not 4 KiB-aligned`, "va");
+    checkLength("mprotect", "len", len);
+    checkInteger("mprotect", "prot", prot);
     if ((prot & ~PROT_RW) !== 0 || prot === 0)
       fail("EINVAL", `${this.name}: mprotect prot ${hex(prot)} is not READ and/or WRITE`, "prot");
     const end = va + alignUp(len, PAGE);

@@ -8,6 +8,7 @@ import type { CostBreakdown } from "./cost.js";
 import { formatDuration } from "./cost.js";
 import type { ReplayCounter, ReplayStats } from "./replay.js";
 import { REPLAY_COUNTERS } from "./replay.js";
+import { checkArray, checkObject } from "../base/validate.js";
 
 /** A table for people: cells are text. */
 export interface ReplayTable {
@@ -59,6 +60,7 @@ export function showCounter(key: ReplayCounter | "simulatedTimeNs", value: numbe
 
 /** The counters of one replay: accesses, then the issue's counters, then the simulated time. */
 export function countersTable(r: ReplaySummary, title = "GMEM counters"): ReplayTable {
+  checkObject("countersTable", "summary", r);
   return {
     title,
     head: ["counter", "value"],
@@ -82,6 +84,7 @@ function share(part: number, total: number): string {
 
 /** Where one replay's simulated time went: faults, walks, migrations (per link), accesses. */
 export function timeTable(b: CostBreakdown, title = "Simulated time"): ReplayTable {
+  checkObject("timeTable", "breakdown", b);
   const c = b.counts;
   const rows: string[][] = [
     [
@@ -131,6 +134,9 @@ export function compareTable(
   runs: ReadonlyArray<{ readonly name: string } & ReplaySummary>,
   title = "GMEM policies side by side",
 ): ReplayTable {
+  checkArray("compareTable", "runs", runs).forEach((r, i) =>
+    checkObject("compareTable", `runs.${i}`, r),
+  );
   const row = (label: string, f: (r: ReplaySummary) => string) => [label, ...runs.map(f)];
   return {
     title,

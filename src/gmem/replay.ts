@@ -25,6 +25,13 @@ import { hex, hexRange } from "../base/address.js";
 import { alignDown, alignUp } from "../base/align.js";
 import { fail, isMemweaveError, MemweaveError } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import {
+  checkArray,
+  checkInstance,
+  checkName,
+  checkObject,
+  checkOptions,
+} from "../base/validate.js";
 import { Accelerator } from "../devices/accelerator.js";
 import { Platform } from "../devices/platform.js";
 import type { GmemStats } from "./core.js";
@@ -33,7 +40,7 @@ import { COST_PARAM_KEYS, CostModel } from "./cost.js";
 import type { GmDev } from "./device.js";
 import { Gmem } from "./gmem.js";
 import type { GmemPolicy, PolicyName } from "./policy.js";
-import { GMEM_POLICY, POLICIES, POLICY_KEYS, resolvePolicy } from "./policy.js";
+import { checkPolicyChoice, GMEM_POLICY, POLICIES, POLICY_KEYS, resolvePolicy } from "./policy.js";
 import type { GmProcess } from "./process.js";
 import { bytesToHex } from "./trace/csv.js";
 import { closest } from "../base/suggest.js";
@@ -77,6 +84,7 @@ export type SettingValue = string | number | boolean;
 
 /** The policy `name` stands for (EINVAL, with the closest name, for an unknown one). */
 export function policyPreset(name: PolicyName): GmemPolicy {
+  checkName("policyPreset", "name", name);
   return resolvePolicy(name);
 }
 
@@ -142,6 +150,8 @@ export function splitSettings(
   set: Readonly<Record<string, SettingValue>>,
   base: GmemPolicy = policyPreset("gmem"),
 ): SplitSettings {
+  checkObject("splitSettings", "set", set);
+  checkObject("splitSettings", "base", base);
   const keys = policyKeys();
   const cost: Array<[string, string | number]> = [];
   const policy: Record<string, unknown> = {};
@@ -186,6 +196,8 @@ export function choosePolicy(
   choice: PolicyChoice = "gmem",
   set: Readonly<Record<string, SettingValue>> = {},
 ): { policy: GmemPolicy; cost: SplitSettings["cost"] } {
+  checkPolicyChoice("choosePolicy", "choice", choice);
+  checkObject("choosePolicy", "set", set);
   const base = resolvePolicy(choice);
   const split = splitSettings(set, base);
   return { policy: resolvePolicy(base, split.policy), cost: split.cost };
@@ -196,6 +208,10 @@ export function costModelOf(
   params: Partial<CostParams> = {},
   settings: SplitSettings["cost"] = [],
 ): CostModel {
+  checkObject("costModelOf", "params", params);
+  checkArray("costModelOf", "settings", settings).forEach((s, i) => {
+    checkArray("costModelOf", `settings.${i}`, s as [string, string | number]);
+  });
   const cost = new CostModel(params);
   for (const [k, v] of settings) cost.setParam(k, v);
   return cost;
@@ -255,6 +271,12 @@ function memorySize(what: string, n: number, max: number): number {
 
 /** Build the replay platform (see the module comment); EINVAL for bad options. */
 export function createReplayMachine(o: ReplayMachineOptions): ReplayMachine {
+  const fn = "createReplayMachine";
+  checkObject(fn, "options", o, ["bounds", "deviceMemory", "hostMemory", "policy", "set", "cost"]);
+  checkObject(fn, "bounds", o.bounds);
+  if (o.policy !== undefined) checkPolicyChoice(fn, "policy", o.policy);
+  if (o.set !== undefined) checkObject(fn, "set", o.set);
+  if (o.cost !== undefined) checkObject(fn, "cost", o.cost);
   const L = REPLAY_LAYOUT;
   const { start: lo, end: hi } = o.bounds;
   if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo < 0 || hi <= lo)
@@ -362,6 +384,7 @@ export interface ReplayResult {
 
 /** The counters of `s` in the fixed order, and a time. */
 export function replayStats(s: GmemStats, simulatedTimeNs: number): ReplayStats {
+  checkObject("replayStats", "stats", s);
   const out = {} as ReplayStats;
   for (const k of REPLAY_COUNTERS) out[k] = s[k];
   out.simulatedTimeNs = simulatedTimeNs;
@@ -383,6 +406,8 @@ function diffLinks(
 
 /** `after - before`, field by field. */
 export function diffBreakdown(after: CostBreakdown, before: CostBreakdown): CostBreakdown {
+  checkObject("diffBreakdown", "after", after);
+  checkObject("diffBreakdown", "before", before);
   const counts = { ...after.counts };
   for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] -= before.counts[k];
   return {
@@ -407,8 +432,18 @@ export function diffBreakdown(after: CostBreakdown, before: CostBreakdown): Cost
 export function replayTrace(
   gmem: Gmem,
   cursor: TraceCursor,
-  options: ReplayOptions = {},
+  options?: ReplayOptions,
 ): ReplayResult {
+  checkInstance("replayTrace", "gmem", gmem, Gmem);
+  checkObject("replayTrace", "cursor", cursor);
+  options = checkOptions("replayTrace", "options", options, [
+    "cost",
+    "onProgress",
+    "progressEvery",
+    "file",
+    "maxMismatches",
+    "limit",
+  ]);
   const cost = options.cost ?? (gmem.sink instanceof CostModel ? gmem.sink : undefined);
   const zeroCost = new CostModel().breakdown();
   const before = { ...gmem.stats };

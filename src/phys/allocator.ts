@@ -6,6 +6,7 @@ import { hex } from "../base/address.js";
 import { checkPowerOfTwo } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { checkArray, checkInteger, checkLength } from "../base/validate.js";
 import { STORE_PAGE_SIZE } from "./byte-store.js";
 
 /** A physically contiguous piece of an allocation (the seed's `struct phys_chunk`). */
@@ -34,6 +35,8 @@ export const MIN_CHUNK = STORE_PAGE_SIZE;
  * power of two of at least 4 KiB. EINVAL naming `owner` and the value otherwise.
  */
 export function checkRequest(owner: string, size: number, align: number): void {
+  checkLength(owner, "size", size);
+  checkInteger(owner, "align", align, 1);
   if (!Number.isSafeInteger(size) || size <= 0)
     fail("EINVAL", `${owner}: allocation size ${String(size)} is not a positive integer`);
   if (size % MIN_CHUNK !== 0)
@@ -43,5 +46,6 @@ export function checkRequest(owner: string, size: number, align: number): void {
 }
 
 export function describeChunks(chunks: readonly Chunk[]): string {
+  checkArray("describeChunks", "chunks", chunks);
   return chunks.map((c) => `${hex(c.pa)}+${formatSize(c.size)}`).join(", ");
 }

@@ -26,8 +26,10 @@ import { hex, hexRange } from "../base/address.js";
 import { log2 } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress, checkInteger, checkLength, checkName } from "../base/validate.js";
 import type { AllocatorStats } from "./allocator.js";
 import { checkRequest, MIN_CHUNK } from "./allocator.js";
+import { checkRangeEnd } from "./checks.js";
 
 /** The largest order: 2^18 pages = 1 GiB. */
 export const BUDDY_MAX_ORDER = 18;
@@ -51,6 +53,10 @@ export class BuddyAllocator {
   private live = 0;
 
   constructor(base: PhysAddr | number, size: number, name = "buddy") {
+    checkName("new BuddyAllocator", "name", name);
+    checkAddress(name, "base", base);
+    checkLength(name, "size", size);
+    checkRangeEnd(name, base, size);
     this.name = name;
     if (base % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
       fail(
@@ -117,6 +123,8 @@ export class BuddyAllocator {
    * Nothing changes on failure.
    */
   alloc(size: number, align: number = MIN_CHUNK): PhysAddr {
+    checkLength(this.name, "size", size);
+    checkInteger(this.name, "align", align, 1);
     if (size % MIN_CHUNK !== 0 || size <= 0 || align < MIN_CHUNK || (align & (align - 1)) !== 0)
       checkRequest(this.name, size, align);
     const order = BuddyAllocator.orderFor(size, align);
@@ -165,6 +173,7 @@ export class BuddyAllocator {
   }
 
   private allocatedIndex(pa: number): number {
+    checkAddress(this.name, "pa", pa);
     const idx = pa / MIN_CHUNK - this.basePfn;
     if (!Number.isInteger(idx) || idx < 0 || idx >= this.pages)
       fail("EINVAL", `${this.name}: ${hex(pa)} is outside ${hexRange(this.base, this.size)}`);

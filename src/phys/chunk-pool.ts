@@ -31,8 +31,18 @@ import { hex, hexRange } from "../base/address.js";
 import { alignUp, isPowerOfTwo } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import {
+  checkAddress,
+  checkArray,
+  checkInteger,
+  checkLength,
+  checkName,
+  checkObject,
+  checkOptionalInteger,
+} from "../base/validate.js";
 import type { AllocatorStats, Chunk } from "./allocator.js";
 import { MIN_CHUNK } from "./allocator.js";
+import { checkAllocOptions, checkRangeEnd } from "./checks.js";
 import { ContiguousPool } from "./contiguous-pool.js";
 
 /** The chunk sizes of the later VCMM (MSM) kernels, largest first. */
@@ -110,6 +120,17 @@ export class ChunkPoolAllocator {
   private readonly owner = new Map<number, number>();
 
   constructor(base: PhysAddr | number, size: number, config: ChunkPoolConfig, name = "chunk-pool") {
+    checkName("new ChunkPoolAllocator", "name", name);
+    checkAddress(name, "base", base);
+    checkLength(name, "size", size);
+    checkRangeEnd(name, base, size);
+    checkObject(name, "config", config);
+    checkArray(name, "pools", config.pools).forEach((p, i) => {
+      checkObject(name, `pools.${i}`, p);
+      checkInteger(name, `pools.${i}.chunkSize`, p.chunkSize);
+      checkInteger(name, `pools.${i}.bytes`, p.bytes);
+    });
+    checkOptionalInteger(name, "contiguousBytes", config.contiguousBytes);
     this.base = base as PhysAddr;
     this.size = size;
     this.name = name;
@@ -170,7 +191,9 @@ export class ChunkPoolAllocator {
    * `vcm_phys_alloc`: allocate `len` bytes as chunks (max-munch), or as one contiguous chunk.
    * EINVAL for a bad length or unknown chunk size; ENOMEM if the pools cannot supply it.
    */
-  alloc(len: number, options: ChunkAllocOptions = {}): Chunk[] {
+  alloc(len: number, options?: ChunkAllocOptions): Chunk[] {
+    checkLength(this.name, "len", len);
+    options = checkAllocOptions(this.name, options);
     if (!Number.isSafeInteger(len) || len <= 0)
       fail("EINVAL", `${this.name}: allocation length ${String(len)} is not a positive integer`);
     if (options.contiguous) {
@@ -228,6 +251,7 @@ export class ChunkPoolAllocator {
 
   /** `vcm_phys_free`: free the allocation whose first chunk is at `pa`. EINVAL if unknown. */
   free(pa: PhysAddr | number): Chunk[] {
+    checkAddress(this.name, "pa", pa);
     const chunks = this.live.get(pa);
     if (chunks === undefined) {
       const first = this.owner.get(pa);

@@ -16,8 +16,10 @@ import { hex, hexRange } from "../base/address.js";
 import { alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress, checkLength, checkName } from "../base/validate.js";
 import type { AllocatorStats } from "./allocator.js";
 import { checkRequest, MIN_CHUNK } from "./allocator.js";
+import { checkRangeEnd } from "./checks.js";
 
 interface Extent {
   start: number;
@@ -33,6 +35,10 @@ export class ContiguousPool {
   private free_: number;
 
   constructor(base: PhysAddr | number, size: number, name = "contiguous") {
+    checkName("new ContiguousPool", "name", name);
+    checkAddress(name, "base", base);
+    checkLength(name, "size", size);
+    checkRangeEnd(name, base, size);
     if (base % MIN_CHUNK !== 0 || size % MIN_CHUNK !== 0 || size <= 0)
       fail(
         "EINVAL",
@@ -73,6 +79,7 @@ export class ContiguousPool {
    * EINVAL for a range outside the pool or not 4 KiB-aligned; EBUSY if any of it is allocated.
    */
   allocAt(pa: number, size: number): PhysAddr {
+    checkAddress(this.name, "pa", pa);
     checkRequest(this.name, size, MIN_CHUNK);
     if (pa % MIN_CHUNK !== 0 || pa < this.base || pa + size > this.base + this.size)
       fail(
@@ -94,6 +101,7 @@ export class ContiguousPool {
 
   /** Free the allocation starting at `pa`. EINVAL (and no change) if there is none. */
   free(pa: PhysAddr | number): void {
+    checkAddress(this.name, "pa", pa);
     const size = this.allocated.get(pa);
     if (size === undefined)
       fail(

@@ -19,6 +19,13 @@
 import type { PhysAddr } from "../base/address.js";
 import { checkAddress, hex, hexRange } from "../base/address.js";
 import { fail, inField } from "../base/errors.js";
+import {
+  checkAddress as checkAddressArg,
+  checkLength,
+  checkName,
+  checkObject,
+  checkOptionalName,
+} from "../base/validate.js";
 import { STORE_PAGE_SIZE } from "./byte-store.js";
 
 export type RegionKind = "ram" | "io" | "device-local";
@@ -54,8 +61,12 @@ export class MemoryMap {
    * must be new (EEXIST); the range must fit below 2^53 (ERANGE) and overlap no region (EEXIST).
    */
   add(spec: RegionSpec): Region {
+    checkObject("addRegion", "spec", spec);
+    if (spec.name === "" || spec.name === undefined)
+      fail("EINVAL", "a region needs a name", "name");
+    checkName("addRegion", "name", spec.name);
     const what = `region "${spec.name}"`;
-    if (!spec.name) fail("EINVAL", "a region needs a name", "name");
+    checkOptionalName(what, "device", spec.device);
     if (this.byName.has(spec.name)) fail("EEXIST", `${what} already exists`, "name");
     inField("base", () => checkAddress(spec.base, `${what} base`));
     inField("size", () => checkAddress(spec.size, `${what} size`));
@@ -98,6 +109,7 @@ export class MemoryMap {
 
   /** The region named `name`, or ENOENT. */
   get(name: string): Region {
+    checkName("region", "name", name);
     return this.byName.get(name) ?? fail("ENOENT", `no region named "${name}"`);
   }
 
@@ -107,6 +119,7 @@ export class MemoryMap {
 
   /** The region containing `pa`, or undefined in a hole. */
   find(pa: number): Region | undefined {
+    checkAddressArg("find", "pa", pa);
     const last = this.last;
     if (last !== undefined && pa >= last.base && pa < last.end) return last;
     let lo = 0;
@@ -126,6 +139,7 @@ export class MemoryMap {
    * region (it crosses a hole or a region boundary).
    */
   findRange(pa: number, size: number): Region | undefined {
+    checkLength("findRange", "size", size);
     const r = this.find(pa);
     return r !== undefined && pa + Math.max(size, 1) <= r.end ? r : undefined;
   }

@@ -17,8 +17,17 @@ import type { PhysAddr } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { fail, inField, MemweaveError } from "../base/errors.js";
 import type { EventBus } from "../base/events.js";
+import {
+  checkArray,
+  checkInteger,
+  checkLength,
+  checkName,
+  checkObject,
+  checkOptionalInteger,
+} from "../base/validate.js";
 import type { AllocatorStats, Chunk } from "./allocator.js";
 import { MIN_CHUNK } from "./allocator.js";
+import { checkAllocOptions } from "./checks.js";
 import { BuddyAllocator } from "./buddy.js";
 import type { ChunkPoolSpec } from "./chunk-pool.js";
 import { ChunkPoolAllocator } from "./chunk-pool.js";
@@ -83,6 +92,28 @@ export interface TargetStats extends AllocatorStats {
   failedCalls: number;
 }
 
+/** The shape of a target spec (EINVAL naming the key); what it means is checked by the target. */
+function checkTargetSpec(spec: TargetSpec): void {
+  const fn = "addTarget";
+  checkObject(fn, "spec", spec);
+  const what = `target "${checkName(fn, "name", spec.name)}"`;
+  checkArray(what, "ranges", spec.ranges).forEach((r, i) => {
+    checkObject(what, `ranges.${i}`, r);
+    checkName(what, `ranges.${i}.region`, r.region);
+    checkOptionalInteger(what, `ranges.${i}.offset`, r.offset);
+    checkOptionalInteger(what, `ranges.${i}.size`, r.size);
+  });
+  const a = checkObject(what, "allocator", spec.allocator);
+  if (a.kind === "chunk-pool") {
+    checkArray(what, "allocator.pools", a.pools).forEach((p, i) => {
+      checkObject(what, `allocator.pools.${i}`, p);
+      checkInteger(what, `allocator.pools.${i}.chunkSize`, p.chunkSize);
+      checkInteger(what, `allocator.pools.${i}.bytes`, p.bytes);
+    });
+    checkOptionalInteger(what, "allocator.contiguousBytes", a.contiguousBytes);
+  }
+}
+
 /** One allocator instance and the range it manages. */
 type Backend =
   | { kind: "buddy"; alloc: BuddyAllocator }
@@ -108,6 +139,7 @@ export class MemoryTarget {
     private readonly bus: EventBus,
     private readonly nextId: () => number,
   ) {
+    checkTargetSpec(spec);
     this.name = spec.name;
     this.kind = spec.allocator.kind;
     const what = `target "${spec.name}"`;
@@ -179,7 +211,10 @@ export class MemoryTarget {
    * Allocate `size` bytes. Buddy and contiguous targets try their ranges in order and return
    * one chunk; chunk-pool targets return max-munch chunks. Nothing changes on failure.
    */
-  alloc(size: number, options: AllocOptions = {}): PhysAllocation {
+  alloc(size: number, options?: AllocOptions): PhysAllocation {
+    // A malformed call is refused before it counts as a call (and changes nothing).
+    checkLength("alloc", "size", size);
+    options = checkAllocOptions("alloc", options);
     this.allocCalls++;
     let chunks: Chunk[];
     try {
@@ -255,6 +290,8 @@ export class MemoryTarget {
 
   /** The live allocation for an allocation object, id or first address; EINVAL if none. */
   lookup(which: PhysAllocation | number): PhysAllocation {
+    if (typeof which === "number") checkInteger("lookup", "which", which);
+    else checkInteger("lookup", "which.id", checkObject("lookup", "which", which).id);
     const found =
       typeof which === "number"
         ? (this.live.get(which) ?? this.byFirstPa.get(which))

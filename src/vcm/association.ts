@@ -27,9 +27,10 @@
  * - set_assoc_attr: EBUSY while active (the header); the attribute is checked as at assoc.
  */
 import { fail } from "../base/errors.js";
+import { badArgument } from "../base/validate.js";
 import type { Disposable } from "../base/lifetime.js";
 import { Cpu } from "../devices/cpu.js";
-import type { OneToOneDevice } from "../devices/one-to-one.js";
+import { OneToOneDevice } from "../devices/one-to-one.js";
 import { checkAssocAttr, describeAssocAttr } from "./attrs.js";
 import { SmmuDev } from "./smmu/driver.js";
 import type { Vcm } from "./vcm.js";
@@ -38,6 +39,12 @@ import type { Vcm } from "./vcm.js";
 export type VcmDevice = SmmuDev | Cpu | OneToOneDevice;
 
 /** The kind of device an association drives. */
+/** EINVAL unless `device` is a VCM device (an SMMU context instance, a CPU, a one-to-one device). */
+export function checkVcmDevice(fn: string, device: unknown): asserts device is VcmDevice {
+  if (!(device instanceof SmmuDev || device instanceof Cpu || device instanceof OneToOneDevice))
+    badArgument(fn, "device", "be an SMMU context instance, a Cpu or a OneToOneDevice", device);
+}
+
 export function deviceKind(d: VcmDevice): "smmu" | "cpu" | "one-to-one" {
   return d instanceof SmmuDev ? "smmu" : d instanceof Cpu ? "cpu" : "one-to-one";
 }

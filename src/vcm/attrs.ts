@@ -31,6 +31,7 @@
  */
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { describeValue } from "../base/validate.js";
 import type { MemType } from "../mmu/prot.js";
 import { PROT } from "../mmu/prot.js";
 
@@ -142,7 +143,7 @@ function at(context: string | undefined): string {
 
 function checkWord(what: string, attr: number, bits: number): void {
   if (!Number.isInteger(attr) || attr < 0 || attr > 0xffff_ffff)
-    fail("EINVAL", `${what} ${String(attr)} is not a 32-bit attribute word`);
+    fail("EINVAL", `${what} ${describeValue(attr)} is not a 32-bit attribute word`);
   const extra = attr & ~bits;
   if (extra !== 0)
     fail(
@@ -299,7 +300,7 @@ export function checkMemtype(memtype: number): asserts memtype is Memtype {
   if (memtype !== VCM_MEMTYPE_0 && memtype !== VCM_MEMTYPE_1 && memtype !== VCM_MEMTYPE_2)
     fail(
       "EINVAL",
-      `memtype ${String(memtype)} is not VCM_MEMTYPE_0 (1), VCM_MEMTYPE_1 (2) or VCM_MEMTYPE_2 (3)`,
+      `memtype ${describeValue(memtype)} is not VCM_MEMTYPE_0 (1), VCM_MEMTYPE_1 (2) or VCM_MEMTYPE_2 (3)`,
     );
 }
 

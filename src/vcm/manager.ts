@@ -27,11 +27,19 @@ import { fail, MemweaveError } from "../base/errors.js";
 import type { EventMap, EventType } from "../base/events.js";
 import type { Disposable } from "../base/lifetime.js";
 import { formatSize, formatSizeShort } from "../base/size.js";
+import {
+  checkAddress,
+  checkArray,
+  checkInstance,
+  checkName,
+  checkObject,
+  describeValue,
+} from "../base/validate.js";
 import { Cpu } from "../devices/cpu.js";
 import type { ReachPath } from "../devices/graph/reverse-map.js";
 import { whoReaches } from "../devices/graph/reverse-map.js";
 import { OneToOneDevice } from "../devices/one-to-one.js";
-import type { Platform } from "../devices/platform.js";
+import { Platform } from "../devices/platform.js";
 import type { Fault } from "../mmu/regime.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
 import { PageTable } from "../mmu/page-table.js";
@@ -51,7 +59,7 @@ import {
   VCM_PREBUILT_USER,
 } from "./attrs.js";
 import type { VcmDevice } from "./association.js";
-import { Association } from "./association.js";
+import { Association, checkVcmDevice } from "./association.js";
 import type { MapJob } from "./backing.js";
 import {
   devAttrOf,
@@ -67,7 +75,7 @@ import { tableTarget } from "./map-target.js";
 import type { PhysmemHost } from "./physmem.js";
 import { Physmem } from "./physmem.js";
 import type { Bound } from "./bound.js";
-import type { Reservation } from "./reservation.js";
+import { Reservation } from "./reservation.js";
 import { SmmuDeviceTree } from "./smmu/device-tree.js";
 import { SmmuDev } from "./smmu/driver.js";
 import { SMMU_MAP_SIZES } from "./smmu/driver.js";
@@ -159,6 +167,24 @@ export class VcmManager implements PhysmemHost {
     readonly platform: Platform,
     readonly options: VcmManagerOptions,
   ) {
+    const fn = "vcm_sys_init";
+    checkInstance(fn, "platform", platform, Platform);
+    checkObject(fn, "options", options, [
+      "memtypes",
+      "tables",
+      "smmus",
+      "prebuilt",
+      "allowAliases",
+    ]);
+    checkArray(fn, "memtypes", options.memtypes).forEach((m, i) =>
+      checkName(fn, `memtypes.${i}.target`, checkObject(fn, `memtypes.${i}`, m).target),
+    );
+    checkName(fn, "tables", options.tables);
+    if (options.smmus !== undefined)
+      checkArray(fn, "smmus", options.smmus).forEach((s, i) =>
+        checkName(fn, `smmus.${i}.smmu`, checkObject(fn, `smmus.${i}`, s).smmu),
+      );
+    if (options.prebuilt !== undefined) checkObject(fn, "prebuilt", options.prebuilt);
     for (const m of options.memtypes) {
       checkMemtype(m.memtype);
       if (this.memtypeTargets.has(m.memtype))
@@ -204,6 +230,12 @@ export class VcmManager implements PhysmemHost {
   /** @internal EEXIST / EINVAL if `name` is given and cannot be taken (takes nothing). */
   checkName(name: string | undefined, what: string): void {
     if (name === "") fail("EINVAL", `${what}: the name is empty`);
+    if (name !== undefined && typeof name !== "string")
+      fail(
+        "EINVAL",
+        `${what}: name must be a non-empty string, got ${describeValue(name)}`,
+        "name",
+      );
     if (name !== undefined && this.names.has(name))
       fail("EEXIST", `${what}: the name "${name}" is taken`);
   }
@@ -248,11 +280,11 @@ export class VcmManager implements PhysmemHost {
   create(start: number, len: number, name?: string): Vcm {
     this.check("vcm_create");
     if (!Number.isSafeInteger(start) || start < 0)
-      fail("EINVAL", `vcm_create: start ${String(start)} is not an address`);
+      fail("EINVAL", `vcm_create: start ${describeValue(start)} is not an address`, "start");
     if (!Number.isSafeInteger(len) || len < VCM_MIN_PAGE_SIZE || !Number.isSafeInteger(start + len))
       fail(
         "EINVAL",
-        `vcm_create: length ${String(len)} is not at least vcm_get_min_page_size() (${VCM_MIN_PAGE_SIZE}) within the address space`,
+        `vcm_create: length ${describeValue(len)} is not at least vcm_get_min_page_size() (${VCM_MIN_PAGE_SIZE}) within the address space`,
       );
     const oneToOne = this.physicalRegions().some((r) => r.base === start && r.size === len);
     const vcmName = this.takeName(name, "vcm", "vcm_create");
@@ -297,7 +329,7 @@ export class VcmManager implements PhysmemHost {
     if (extVcmId !== VCM_PREBUILT_KERNEL && extVcmId !== VCM_PREBUILT_USER)
       fail(
         "EINVAL",
-        `vcm_create_from_prebuilt: ext_vcm_id ${String(extVcmId)} is not VCM_PREBUILT_KERNEL (1) or VCM_PREBUILT_USER (2)`,
+        `vcm_create_from_prebuilt: ext_vcm_id ${describeValue(extVcmId)} is not VCM_PREBUILT_KERNEL (1) or VCM_PREBUILT_USER (2)`,
       );
     const kernel = extVcmId === VCM_PREBUILT_KERNEL;
     const space = kernel ? this.options.prebuilt?.kernel : this.options.prebuilt?.user;
@@ -358,6 +390,7 @@ export class VcmManager implements PhysmemHost {
    */
   clone(src: Vcm, name?: string): Vcm {
     this.check("vcm_clone");
+    checkInstance("vcm_clone", "src", src, Vcm);
     src.check("vcm_clone");
     const cloneName = this.takeName(name, "vcm", "vcm_clone");
     const names = [cloneName];
@@ -432,6 +465,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_unreserve`: EBUSY while backed. */
   unreserve(res: Reservation): void {
+    checkInstance("vcm_unreserve", "res", res, Reservation);
     res.check("vcm_unreserve");
     res.vcm.check("vcm_unreserve");
     if (res.physmem_ !== undefined)
@@ -445,6 +479,7 @@ export class VcmManager implements PhysmemHost {
 
   /** The reservation named `name`, if live. */
   reservation(name: string): Reservation | undefined {
+    checkName("reservation", "name", name);
     return this.reservationsByName.get(name);
   }
 
@@ -470,6 +505,8 @@ export class VcmManager implements PhysmemHost {
    * is inactive. EBUSY: already backed (v3: "TBD if you vcm_back again what happens?").
    */
   back(res: Reservation, physmem: Physmem): void {
+    checkInstance("vcm_back", "res", res, Reservation);
+    checkInstance("vcm_back", "physmem", physmem, Physmem);
     res.check("vcm_back");
     const vcm = res.vcm;
     vcm.check("vcm_back");
@@ -524,6 +561,7 @@ export class VcmManager implements PhysmemHost {
    * inactive (the header: "each association must be active").
    */
   unback(res: Reservation): void {
+    checkInstance("vcm_unback", "res", res, Reservation);
     res.check("vcm_unback");
     const vcm = res.vcm;
     vcm.check("vcm_unback");
@@ -547,6 +585,7 @@ export class VcmManager implements PhysmemHost {
    * reservation: EINVAL if its device address does not meet the new alignment.
    */
   setResAttr(res: Reservation, attr: number): void {
+    checkInstance("vcm_set_res_attr", "res", res, Reservation);
     res.check("vcm_set_res_attr");
     res.vcm.check("vcm_set_res_attr");
     checkResAttr(attr, `vcm_set_res_attr: ${res.name}`);
@@ -675,6 +714,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_activate` (see {@link Association}'s decisions). */
   activate(a: Association): void {
+    checkInstance("vcm_activate", "avcm", a, Association);
     a.check("vcm_activate");
     const vcm = a.vcm;
     vcm.check("vcm_activate");
@@ -777,6 +817,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_deactivate`: ENOENT if not active. */
   deactivate(a: Association): void {
+    checkInstance("vcm_deactivate", "avcm", a, Association);
     a.check("vcm_deactivate");
     a.vcm.check("vcm_deactivate");
     if (!a.active_) fail("ENOENT", `vcm_deactivate: ${a.name} is not active`);
@@ -787,6 +828,7 @@ export class VcmManager implements PhysmemHost {
 
   /** @internal `vcm_deassoc`: EBUSY while active. */
   deassoc(a: Association): void {
+    checkInstance("vcm_deassoc", "avcm", a, Association);
     a.check("vcm_deassoc");
     a.vcm.check("vcm_deassoc");
     if (a.active_) fail("EBUSY", `vcm_deassoc: ${a.name} is still active`);
@@ -812,7 +854,10 @@ export class VcmManager implements PhysmemHost {
     this.check("vcm_phys_alloc");
     checkMemtype(memtype);
     if (!Number.isSafeInteger(len) || len <= 0)
-      fail("EINVAL", `vcm_phys_alloc: length ${String(len)} is not a positive number of bytes`);
+      fail(
+        "EINVAL",
+        `vcm_phys_alloc: length ${describeValue(len)} is not a positive number of bytes`,
+      );
     const req = physRequest(attr, "vcm_phys_alloc");
     this.checkName(name, "vcm_phys_alloc");
     const target = this.memtypeTargets.get(memtype);
@@ -860,9 +905,15 @@ export class VcmManager implements PhysmemHost {
   mapPhysAddr(phys: number, len: number, name?: string): Physmem {
     this.check("vcm_map_phys_addr");
     if (!Number.isSafeInteger(phys) || phys < 0 || phys % VCM_MIN_PAGE_SIZE !== 0)
-      fail("EINVAL", `vcm_map_phys_addr: ${String(phys)} is not a 4 KiB-aligned physical address`);
+      fail(
+        "EINVAL",
+        `vcm_map_phys_addr: ${describeValue(phys)} is not a 4 KiB-aligned physical address`,
+      );
     if (!Number.isSafeInteger(len) || len <= 0)
-      fail("EINVAL", `vcm_map_phys_addr: length ${String(len)} is not a positive number of bytes`);
+      fail(
+        "EINVAL",
+        `vcm_map_phys_addr: length ${describeValue(len)} is not a positive number of bytes`,
+      );
     const size = alignUp(len, VCM_MIN_PAGE_SIZE);
     const region = this.platform.map.findRange(phys, size);
     if (region === undefined || region.kind === "io")
@@ -938,6 +989,7 @@ export class VcmManager implements PhysmemHost {
    */
   physRes(phys: number): Reservation[] {
     this.check("vcm_get_phys_num_res");
+    checkAddress("vcm_get_phys_num_res", "phys", phys);
     const out: Reservation[] = [];
     for (const p of whoReaches(this.platform, phys, phys + 1))
       for (const o of p.owners)
@@ -959,6 +1011,7 @@ export class VcmManager implements PhysmemHost {
    * `res` does not map `phys`.
    */
   getNextPhysRes(phys: number, res?: Reservation): { res: Reservation; len: number } | undefined {
+    if (res !== undefined) checkInstance("vcm_get_next_phys_res", "res", res, Reservation);
     const all = this.physRes(phys);
     const i = res === undefined ? -1 : all.indexOf(res);
     if (res !== undefined && i < 0)
@@ -973,6 +1026,9 @@ export class VcmManager implements PhysmemHost {
    * backed, or no reservation of `dst` maps that memory.
    */
   translate(srcDevAddr: number, src: Vcm, dst: Vcm): number {
+    checkAddress("vcm_translate", "srcDevAddr", srcDevAddr);
+    checkInstance("vcm_translate", "src", src, Vcm);
+    checkInstance("vcm_translate", "dst", dst, Vcm);
     src.check("vcm_translate");
     dst.check("vcm_translate");
     const res = src.getRes(srcDevAddr);
@@ -980,10 +1036,10 @@ export class VcmManager implements PhysmemHost {
       fail("ENOENT", `vcm_translate: no reservation of ${src.name} holds ${hex(srcDevAddr)}`);
     if (res.physmem_ === undefined)
       fail("ENOENT", `vcm_translate: ${res.name} (holding ${hex(srcDevAddr)}) is not backed`);
-    const pa = res.physmem_.physAt(srcDevAddr - res.devAddr_!);
+    const pa = res.physmem_.physAtChecked(srcDevAddr - res.devAddr_!);
     for (const r of dst.reservations()) {
       if (r.physmem_ === undefined) continue;
-      const off = r.physmem_.offsetOf(pa);
+      const off = r.physmem_.offsetOfChecked(pa);
       if (off !== undefined && off < r.size) return r.devAddr_! + off;
     }
     fail(
@@ -998,6 +1054,8 @@ export class VcmManager implements PhysmemHost {
    * EINVAL for an unbacked reservation or an offset beyond its length.
    */
   resCopy(to: Reservation, toOff: number, from: Reservation, fromOff: number, len: number): number {
+    checkInstance("vcm_res_copy", "to", to, Reservation);
+    checkInstance("vcm_res_copy", "from", from, Reservation);
     to.check("vcm_res_copy");
     from.check("vcm_res_copy");
     for (const [r, off] of [
@@ -1006,10 +1064,13 @@ export class VcmManager implements PhysmemHost {
     ] as const) {
       if (r.physmem_ === undefined) fail("EINVAL", `vcm_res_copy: ${r.name} is not backed`);
       if (!Number.isSafeInteger(off) || off < 0 || off > r.len)
-        fail("EINVAL", `vcm_res_copy: offset ${String(off)} is outside ${r.name}'s ${r.len} bytes`);
+        fail(
+          "EINVAL",
+          `vcm_res_copy: offset ${describeValue(off)} is outside ${r.name}'s ${r.len} bytes`,
+        );
     }
     if (!Number.isSafeInteger(len) || len < 0)
-      fail("EINVAL", `vcm_res_copy: length ${String(len)} is not a byte count`);
+      fail("EINVAL", `vcm_res_copy: length ${describeValue(len)} is not a byte count`);
     const n = Math.min(len, from.len - fromOff, to.len - toOff);
     const bytes = new Uint8Array(n);
     const step = (
@@ -1019,7 +1080,7 @@ export class VcmManager implements PhysmemHost {
     ) => {
       let done = 0;
       while (done < n) {
-        const pa = r.physmem_!.physAt(base + done);
+        const pa = r.physmem_!.physAtChecked(base + done);
         const size = Math.min(n - done, VCM_MIN_PAGE_SIZE - (pa % VCM_MIN_PAGE_SIZE));
         fn(pa, done, size);
         done += size;
@@ -1037,6 +1098,7 @@ export class VcmManager implements PhysmemHost {
    * device of the platform. ENOENT if there is none.
    */
   device(name: string): VcmDevice {
+    checkName("vcm_device", "name", name);
     try {
       return this.devices.getCtxInstance(name);
     } catch (e) {
@@ -1058,6 +1120,8 @@ export class VcmManager implements PhysmemHost {
    */
   devAddrToPhysAddr(device: VcmDevice, devAddr: number): number {
     this.check("vcm_dev_addr_to_phys_addr");
+    checkVcmDevice("vcm_dev_addr_to_phys_addr", device);
+    checkAddress("vcm_dev_addr_to_phys_addr", "devAddr", devAddr);
     if (device instanceof SmmuDev) return device.translate(devAddr);
     if (device instanceof Cpu) {
       const t = device.translate(devAddr);
@@ -1084,6 +1148,7 @@ export class VcmManager implements PhysmemHost {
    */
   hook(device: VcmDevice, handler: VcmHandler | undefined, data?: unknown): void {
     this.check("vcm_hook");
+    checkVcmDevice("vcm_hook", device);
     if (handler !== undefined && typeof handler !== "function")
       fail("EINVAL", `vcm_hook: the handler for ${device.name} is not a function`);
     if (device instanceof SmmuDev) {
@@ -1110,6 +1175,7 @@ export class VcmManager implements PhysmemHost {
    */
   hwVer(device: VcmDevice): number {
     this.check("vcm_hw_ver");
+    checkVcmDevice("vcm_hw_ver", device);
     if (device instanceof SmmuDev) {
       const drv = device.driver;
       if (drv === undefined) fail("ENODEV", `vcm_hw_ver: ${device.name} is bound to no SMMU`);

@@ -13,8 +13,9 @@
  */
 import { iommuPgsize } from "../mmu/pgsize.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
-import type { SmmuDev } from "./smmu/driver.js";
+import { SmmuDev } from "./smmu/driver.js";
 import { SMMU_MAP_SIZES, SMMU_RIGHTS_MASK } from "./smmu/driver.js";
+import { checkInstance, checkName, checkObject } from "../base/validate.js";
 
 /** One device's or table's side of a VCM's mappings. */
 export interface MapTarget {
@@ -58,6 +59,7 @@ export function forEachSmmuPage(
 
 /** An SMMU context instance as a target: `smmu_map` page by page. */
 export function smmuTarget(dev: SmmuDev): MapTarget {
+  checkInstance("smmuTarget", "dev", dev, SmmuDev);
   return {
     label: dev.name,
     table: dev.table,
@@ -91,7 +93,9 @@ export function smmuTarget(dev: SmmuDev): MapTarget {
 }
 
 /** A CPU VCM's table as a target: mapped directly (the kernel's own page-table code). */
-export function tableTarget(table: AnyPageTable, label = table.name): MapTarget {
+export function tableTarget(table: AnyPageTable, label?: string): MapTarget {
+  checkObject("tableTarget", "table", table);
+  label = checkName("tableTarget", "label", label ?? table.name);
   return {
     label,
     table,

@@ -17,6 +17,7 @@
 import { hex, hexRange } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress } from "../base/validate.js";
 import type { Chunk } from "../phys/allocator.js";
 import type { PhysAllocation } from "../phys/target.js";
 import type { Memtype } from "./attrs.js";
@@ -96,6 +97,7 @@ export class Physmem {
     this.check("vcm_get_next_phys_addr");
     const segs = this.segments();
     if (phys === undefined) return segs[0];
+    checkAddress("vcm_get_next_phys_addr", "phys", phys);
     const i = segs.findIndex((s) => s.pa === phys);
     if (i < 0)
       fail(
@@ -107,6 +109,12 @@ export class Physmem {
 
   /** The physical address of byte `offset` of the layout (EINVAL beyond it). */
   physAt(offset: number): number {
+    checkAddress(this.name, "offset", offset);
+    return this.physAtChecked(offset);
+  }
+
+  /** @internal {@link physAt} of an offset already checked (the manager's per-page loops). */
+  physAtChecked(offset: number): number {
     let base = 0;
     for (const c of this.chunks) {
       if (offset < base + c.size) return c.pa + (offset - base);
@@ -117,6 +125,12 @@ export class Physmem {
 
   /** The layout offset of physical address `pa`, or undefined if no chunk holds it. */
   offsetOf(pa: number): number | undefined {
+    checkAddress(this.name, "pa", pa);
+    return this.offsetOfChecked(pa);
+  }
+
+  /** @internal {@link offsetOf} of an address already checked. */
+  offsetOfChecked(pa: number): number | undefined {
     let base = 0;
     for (const c of this.chunks) {
       if (pa >= c.pa && pa < c.pa + c.size) return base + (pa - c.pa);

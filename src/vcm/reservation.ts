@@ -13,6 +13,7 @@ import { alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import type { Disposable } from "../base/lifetime.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress } from "../base/validate.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
 import { describeResAttr, VCM_MIN_PAGE_SIZE } from "./attrs.js";
 import type { Bound } from "./bound.js";
@@ -150,6 +151,12 @@ export class Reservation {
 
   /** Whether device address `a` is in its range. */
   contains(a: number): boolean {
+    checkAddress("contains", "a", a);
+    return this.holds(a);
+  }
+
+  /** @internal {@link contains} of an address already checked. */
+  holds(a: number): boolean {
     return this.devAddr_ !== undefined && a >= this.devAddr_ && a < this.devAddr_ + this.size;
   }
 

@@ -34,12 +34,13 @@ import { hex, hexRange } from "../base/address.js";
 import { alignDown, alignUp } from "../base/align.js";
 import { fail } from "../base/errors.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress, checkInstance, describeValue } from "../base/validate.js";
 import { Cpu } from "../devices/cpu.js";
 import { OneToOneDevice } from "../devices/one-to-one.js";
 import type { AnyPageTable } from "../mmu/page-table.js";
 import { ContiguousPool } from "../phys/contiguous-pool.js";
 import type { VcmDevice } from "./association.js";
-import { Association, deviceKind } from "./association.js";
+import { Association, checkVcmDevice, deviceKind } from "./association.js";
 import {
   checkAssocAttr,
   checkResAttr,
@@ -140,6 +141,7 @@ export class Vcm {
   getNextRes(res?: Reservation): Reservation | undefined {
     this.check("vcm_get_next_res");
     if (res === undefined) return this.reservations_[0];
+    checkInstance("vcm_get_next_res", "res", res, Reservation);
     const i = this.reservations_.indexOf(res);
     if (i < 0) fail("EINVAL", `vcm_get_next_res: ${res.name} is not a reservation of ${this.name}`);
     return this.reservations_[i + 1];
@@ -148,7 +150,8 @@ export class Vcm {
   /** `vcm_get_res`: the reservation holding device address `devAddr`, or undefined. */
   getRes(devAddr: number): Reservation | undefined {
     this.check("vcm_get_res");
-    return this.reservations_.find((r) => r.contains(devAddr));
+    checkAddress("vcm_get_res", "devAddr", devAddr);
+    return this.reservations_.find((r) => r.holds(devAddr));
   }
 
   /** `vcm_reserve`: a reservation of `len` bytes with attributes `attr`. */
@@ -161,7 +164,7 @@ export class Vcm {
   reserveAt(memtarget: number, len: number, attr: number, name?: string): Reservation {
     this.check("vcm_reserve_at");
     if (memtarget !== VCM_START)
-      fail("EINVAL", `vcm_reserve_at: memtarget ${String(memtarget)} is not VCM_START (0)`);
+      fail("EINVAL", `vcm_reserve_at: memtarget ${describeValue(memtarget)} is not VCM_START (0)`);
     if (this.type === "one-to-one")
       fail(
         "EINVAL",
@@ -272,6 +275,7 @@ export class Vcm {
    */
   assoc(device: VcmDevice, attr: number, name?: string): Association {
     this.check("vcm_assoc");
+    checkVcmDevice("vcm_assoc", device);
     checkAssocAttr(attr, `vcm_assoc: ${this.name}`);
     this.checkAssocFor(device, attr, "vcm_assoc");
     const dup = this.associations_.find((a) => a.device === device);
@@ -382,5 +386,5 @@ export class Vcm {
 /** EINVAL unless `len` is a positive safe integer. */
 function checkLength(what: string, len: number): void {
   if (!Number.isSafeInteger(len) || len <= 0)
-    fail("EINVAL", `${what}: length ${String(len)} is not a positive number of bytes`);
+    fail("EINVAL", `${what}: length ${describeValue(len)} is not a positive number of bytes`);
 }

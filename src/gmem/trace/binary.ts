@@ -35,7 +35,7 @@
 import { fail } from "../../base/errors.js";
 import type { TraceAccess, TraceCursor } from "./types.js";
 import { arrayCursor, checkAccess, copyAccess, CPU, isTraceName, newAccess } from "./types.js";
-
+import { checkArray, checkBuffer, checkName, checkObject } from "../../base/validate.js";
 /** The magic bytes, `MWTR`. */
 export const BINARY_TRACE_MAGIC = Uint8Array.of(0x4d, 0x57, 0x54, 0x52);
 /** The version this module writes and reads. */
@@ -48,6 +48,7 @@ const TWO32 = 0x1_0000_0000;
 
 /** True if `bytes` starts with the binary trace magic (else it may be a CSV trace). */
 export function isBinaryTrace(bytes: Uint8Array): boolean {
+  checkBuffer("isBinaryTrace", "bytes", bytes);
   return bytes.length >= 4 && BINARY_TRACE_MAGIC.every((b, i) => bytes[i] === b);
 }
 
@@ -61,6 +62,8 @@ export function encodeBinaryTrace(
   trace: readonly TraceAccess[] | TraceCursor,
   devices?: readonly string[],
 ): Uint8Array {
+  if (!Array.isArray(trace)) checkObject("encodeBinaryTrace", "trace", trace as TraceCursor);
+  if (devices !== undefined) checkArray("encodeBinaryTrace", "devices", devices);
   const cursor = Array.isArray(trace) ? arrayCursor(trace) : (trace as TraceCursor);
   const names = [CPU];
   for (const d of devices ?? []) {
@@ -155,6 +158,8 @@ export interface BinaryTrace {
  * malformed file), then stream it without allocating per record. `file` names it in errors.
  */
 export function openBinaryTrace(bytes: Uint8Array, file = "trace"): BinaryTrace {
+  checkBuffer("openBinaryTrace", "bytes", bytes);
+  checkName("openBinaryTrace", "file", file);
   const bad = (at: number, what: string): never =>
     fail("EINVAL", `${file}: byte ${at} (0x${at.toString(16)}): ${what}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

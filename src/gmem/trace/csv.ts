@@ -24,7 +24,13 @@
 import type { TraceAccess } from "./types.js";
 import { CPU, DEFAULT_ACCESS_SIZE, isTraceName, MAX_ACCESS_SIZE } from "./types.js";
 import { didYouMean } from "../../base/suggest.js";
-
+import {
+  badArgument,
+  checkBuffer,
+  checkName,
+  checkObject,
+  checkString,
+} from "../../base/validate.js";
 /** One thing wrong with a trace file, at a 1-based line. */
 export interface TraceProblem {
   file: string;
@@ -63,6 +69,7 @@ const HEX_BYTES_RE = /^(?:[0-9a-fA-F]{2})+$/;
 
 /** `file:line: message`. */
 export function formatProblem(p: TraceProblem): string {
+  checkObject("formatProblem", "problem", p);
   return `${p.file}:${p.line}: ${p.message}`;
 }
 
@@ -86,6 +93,9 @@ export function parseCsvTrace(
   file = "trace.csv",
   options: CsvTraceOptions = {},
 ): CsvTraceResult {
+  checkString("parseCsvTrace", "text", text);
+  checkName("parseCsvTrace", "file", file);
+  checkObject("parseCsvTrace", "options", options);
   const maxProblems = options.maxProblems ?? 50;
   const devices = options.devices;
   const known = devices !== undefined ? new Set([CPU, ...devices]) : undefined;
@@ -188,6 +198,12 @@ export function parseCsvTrace(
 
 /** Bytes as hex digits, two a byte, in order (the CSV `value`). */
 export function bytesToHex(bytes: Uint8Array): string {
+  checkBuffer("bytesToHex", "bytes", bytes);
+  return hexOf(bytes);
+}
+
+/** {@link bytesToHex} of bytes already checked (a line of {@link formatCsvTrace}). */
+function hexOf(bytes: Uint8Array): string {
   let s = "";
   for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
   return s;
@@ -198,10 +214,16 @@ export function bytesToHex(bytes: Uint8Array): string {
  * aside): a header, then `who,op,0xaddr,size[,value]` lines.
  */
 export function formatCsvTrace(accesses: Iterable<TraceAccess>): string {
+  if (
+    typeof accesses !== "object" ||
+    accesses === null ||
+    typeof (accesses as Partial<Iterable<TraceAccess>>)[Symbol.iterator] !== "function"
+  )
+    badArgument("formatCsvTrace", "accesses", "be an iterable of accesses", accesses);
   const lines = [HEADER.join(",")];
   for (const a of accesses) {
     const base = `${a.who},${a.op},0x${a.addr.toString(16)},${a.size}`;
-    lines.push(a.value !== undefined ? `${base},${bytesToHex(a.value)}` : base);
+    lines.push(a.value !== undefined ? `${base},${hexOf(a.value)}` : base);
   }
   return lines.join("\n") + "\n";
 }

@@ -23,6 +23,7 @@ import { fail } from "../../base/errors.js";
 import { Rng } from "../../base/rng.js";
 import type { TraceAccess, TraceCursor } from "./types.js";
 import { CPU, DEFAULT_ACCESS_SIZE, isTraceName, MAX_ACCESS_SIZE } from "./types.js";
+import { checkObject } from "../../base/validate.js";
 
 export type { MixOptions } from "./mix.js";
 export { mix } from "./mix.js";
@@ -238,6 +239,7 @@ class Walk extends Generated {
  * the end of the region; by default one pass.
  */
 export function sequential(o: SequentialOptions): TraceCursor {
+  checkObject("sequential", "options", o);
   return new Walk(o, false);
 }
 
@@ -247,6 +249,7 @@ export function sequential(o: SequentialOptions): TraceCursor {
  * is covered: a column-by-column walk of a row-major matrix. By default one pass.
  */
 export function strided(o: StridedOptions): TraceCursor {
+  checkObject("strided", "options", o);
   return new Walk(o, true);
 }
 
@@ -296,6 +299,7 @@ class Random extends Generated {
 
 /** `count` accesses at uniformly random addresses `start + k * align` of the region. */
 export function uniform(o: UniformOptions): TraceCursor {
+  checkObject("uniform", "options", o);
   return new Random(o);
 }
 
@@ -305,5 +309,6 @@ export function uniform(o: UniformOptions): TraceCursor {
  * hot set, 20% uniform".
  */
 export function hotSet(o: HotSetOptions): TraceCursor {
+  checkObject("hotSet", "options", o);
   return new Random(o, o);
 }

@@ -13,6 +13,7 @@
 import { fail } from "../../base/errors.js";
 import { Rng } from "../../base/rng.js";
 import type { TraceAccess, TraceCursor } from "./types.js";
+import { checkArray, checkObject } from "../../base/validate.js";
 
 /** {@link mix}'s options. */
 export interface MixOptions {
@@ -87,5 +88,7 @@ class Mix implements TraceCursor {
 
 /** Interleave `parts` by weight; `total` is known when every part's is. */
 export function mix(o: MixOptions): TraceCursor {
+  checkObject("mix", "options", o);
+  checkArray("mix", "parts", o.parts).forEach((p, i) => checkObject("mix", `parts.${i}`, p));
   return new Mix(o);
 }

@@ -16,6 +16,7 @@ import { didYouMean } from "../../base/suggest.js";
 import type { TraceBounds } from "./spec.js";
 import type { TraceCursor } from "./types.js";
 import { arrayCursor, CPU, newAccess } from "./types.js";
+import { checkBuffer, checkName, checkObject } from "../../base/validate.js";
 
 /** An opened trace file. */
 export interface OpenedTrace {
@@ -57,6 +58,9 @@ export function openTrace(
   file: string,
   options: OpenTraceOptions = {},
 ): OpenedTrace | RefusedTrace {
+  checkBuffer("openTrace", "bytes", bytes);
+  checkName("openTrace", "file", file);
+  checkObject("openTrace", "options", options);
   if (isBinaryTrace(bytes)) {
     let opened;
     try {
@@ -106,6 +110,7 @@ export function openTrace(
  * pass over it; the cursor is rewound after.
  */
 export function scanBounds(cursor: TraceCursor): TraceBounds | undefined {
+  checkObject("scanBounds", "cursor", cursor);
   const a = newAccess();
   let start = Infinity;
   let end = -Infinity;

@@ -32,7 +32,7 @@ import { parseSize } from "../../base/size.js";
 import { hotSet, sequential, strided, uniform } from "./generators.js";
 import { didYouMean } from "../../base/suggest.js";
 import type { TraceCursor } from "./types.js";
-
+import { checkObject, checkString } from "../../base/validate.js";
 /** The kinds of generated traces. */
 export const TRACE_KINDS = ["sequential", "strided", "uniform", "hotset"] as const;
 export type TraceKind = (typeof TRACE_KINDS)[number];
@@ -114,6 +114,7 @@ const COUNT_UNITS: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
 
 /** A count: digits (with `_`), optionally with a decimal unit `k`, `M`, `G` (`10M`, `2.5k`). */
 export function parseCount(text: string, what = "count"): number {
+  checkString("parseCount", "text", text);
   const m = /^([0-9][0-9_]*(?:\.[0-9]+)?)\s*([kKmMgG]?)$/.exec(text.trim());
   const n = m ? Number(m[1]!.replace(/_/g, "")) * COUNT_UNITS[m[2]!.toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(n))
@@ -164,6 +165,7 @@ function kindOf(text: string): TraceKind {
  * key for a bad value, an unknown key (with a suggestion) or a key given twice.
  */
 export function parseTraceSpec(text: string): TraceSpec {
+  checkString("parseTraceSpec", "text", text);
   const body = text.startsWith("gen:") ? text.slice(4) : text;
   const [kindText, ...pairs] = body.split(",");
   if (kindText === undefined || kindText.trim() === "")
@@ -197,6 +199,7 @@ export function parseTraceSpec(text: string): TraceSpec {
 
 /** Check a spec's keys (EINVAL for a key its kind does not take, or a missing one). */
 export function checkTraceSpec(spec: Readonly<Record<string, unknown>>): TraceSpec {
+  checkObject("checkTraceSpec", "spec", spec);
   const kind = kindOf(String(spec.kind));
   const allowed = new Set<string>([...COMMON, ...KIND_KEYS[kind]]);
   for (const [key, value] of Object.entries(spec)) {
@@ -221,6 +224,7 @@ export function checkTraceSpec(spec: Readonly<Record<string, unknown>>): TraceSp
 
 /** The cursor a spec stands for, and the addresses it may touch (EINVAL for bad values). */
 export function generateTrace(input: TraceSpec): GeneratedTrace {
+  checkObject("generateTrace", "spec", input);
   const s = checkTraceSpec(input as unknown as Record<string, unknown>);
   const start = s.start ?? DEFAULT_TRACE_START;
   const who = s.who ?? DEFAULT_TRACE_WHO;
@@ -271,6 +275,7 @@ export function generateTrace(input: TraceSpec): GeneratedTrace {
 
 /** The text form of a spec (what {@link parseTraceSpec} reads back). */
 export function formatTraceSpec(s: TraceSpec): string {
+  checkObject("formatTraceSpec", "spec", s);
   const parts: string[] = [`gen:${s.kind}`];
   for (const key of KEYS) {
     const v = s[key];

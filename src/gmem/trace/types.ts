@@ -15,7 +15,7 @@
  * turns an array (a parsed CSV file) into a cursor.
  */
 import { fail } from "../../base/errors.js";
-
+import { checkArray, checkObject } from "../../base/validate.js";
 /** An access's operation: read or write. */
 export type TraceOp = "r" | "w";
 
@@ -94,6 +94,7 @@ export function* iterate(cursor: TraceCursor): Generator<TraceAccess, void, unde
 
 /** At most `limit` accesses of `cursor` from where it stands, as an array of fresh objects. */
 export function collect(cursor: TraceCursor, limit = Infinity): TraceAccess[] {
+  checkObject("collect", "cursor", cursor);
   const list: TraceAccess[] = [];
   const out = newAccess();
   while (list.length < limit && cursor.next(out)) list.push(copyAccess(out));
@@ -102,6 +103,7 @@ export function collect(cursor: TraceCursor, limit = Infinity): TraceAccess[] {
 
 /** A cursor over an array of accesses (not copied; each `next` copies one into `out`). */
 export function arrayCursor(accesses: readonly TraceAccess[]): TraceCursor {
+  checkArray("arrayCursor", "accesses", accesses);
   let i = 0;
   return {
     total: accesses.length,
@@ -129,6 +131,7 @@ export function arrayCursor(accesses: readonly TraceAccess[]): TraceCursor {
  * `size` bytes.
  */
 export function checkAccess(a: TraceAccess, what = "access"): void {
+  if (typeof a !== "object" || a === null) checkObject(what, "access", a);
   if (!isTraceName(a.who))
     fail("EINVAL", `${what}: who ${JSON.stringify(a.who)} is not a name`, "who");
   if (a.op !== "r" && a.op !== "w")

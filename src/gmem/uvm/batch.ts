@@ -98,7 +98,7 @@ export class FaultBatcher {
     const mm = ctx.as.process;
     const obj = mm.vmObject;
     if (this.pending > 0) this.flushConflicts(dev, mm, va, size);
-    const vma = mm.findVma(va);
+    const vma = mm.vmaAt(va);
     if (
       !dev.replayable ||
       ctx.mode !== GM_MMU_MODE.COHERENT_EXCLUSIVE ||

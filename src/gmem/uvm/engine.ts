@@ -111,7 +111,7 @@ export class UvmEngine implements PolicyHooks, ServiceContext {
     core.lastOutcome = "none";
     core.lastPages = 0;
     const ctx = dev.contextFor(mm.as);
-    const vma = mm.findVma(addr);
+    const vma = mm.vmaAt(addr);
     if (ctx === undefined || vma === undefined) return GM_RET.FAILURE_UNKNOWN;
     const obj = mm.vmObject;
     if (!vma.peerShared || obj === undefined)
@@ -152,7 +152,7 @@ export class UvmEngine implements PolicyHooks, ServiceContext {
     const core = this.core;
     if (fault.kind !== "translation") return "terminate";
     const va = fault.va;
-    const vma = mm.findVma(va);
+    const vma = mm.vmaAt(va);
     if (vma === undefined) return "terminate";
     if (!vma.peerShared || mm.vmObject === undefined) return cpuFault(core, mm, fault);
     const m = mm.vmObject.lookupOrCreate(va);

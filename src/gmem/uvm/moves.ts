@@ -67,7 +67,7 @@ function noteMoved(t: Tally, s: number, n: number): void {
 
 /** The prot of `m`'s area, as descriptors take it. */
 export function protOf(mm: GmProcess, m: GmMapping): Prot {
-  return cpuProt(mm.findVma(m.va)?.prot ?? PROT_RW);
+  return cpuProt(mm.vmaAt(m.va)?.prot ?? PROT_RW);
 }
 
 export function gmf(

@@ -13,6 +13,7 @@
  */
 import { hex } from "../../base/address.js";
 import { fail } from "../../base/errors.js";
+import { describeValue } from "../../base/validate.js";
 import { PROT } from "../../mmu/prot.js";
 
 /** Non-shareable (`VCM_DEV_ATTR_NON_SH`). */
@@ -44,7 +45,7 @@ const CACHEABILITY: readonly DevCacheability[] = ["NONCACHED", "WB_WA", "WB_NWA"
 /** EINVAL unless `attr` is an integer with no bits outside 0x07. */
 export function checkDevAttr(attr: number, what = "device attribute"): void {
   if (!Number.isInteger(attr) || attr < 0)
-    fail("EINVAL", `${what} ${String(attr)} is not an attribute (0x00..0x07)`, "attr");
+    fail("EINVAL", `${what} ${describeValue(attr)} is not an attribute (0x00..0x07)`, "attr");
   if (attr > VCM_DEV_ATTR_MASK)
     fail(
       "EINVAL",

@@ -28,6 +28,7 @@
  * dev.activate();
  */
 import { fail, inField } from "../../base/errors.js";
+import { checkInstance, checkName } from "../../base/validate.js";
 import type { Platform } from "../../devices/platform.js";
 import type { Smmu } from "../../devices/smmu.js";
 import type { TableMemory } from "../../mmu/table-memory.js";
@@ -132,6 +133,7 @@ export class SmmuDeviceTree {
    * several SMMUs.
    */
   getCtxInstance(name: string): SmmuDev {
+    checkName("smmu_get_ctx_instance", "name", name);
     const all = this.nodes.flatMap((n) => n.devs.map((dev) => ({ n, dev })));
     const full = all.find(({ n, dev }) => `${n.driver.name}/${dev.name}` === name);
     if (full !== undefined) return full.dev;
@@ -156,6 +158,7 @@ export class SmmuDeviceTree {
    * mapped), and then nothing changes.
    */
   freeCtxInstance(dev: SmmuDev): void {
+    checkInstance("smmu_free_ctx_instance", "dev", dev, SmmuDev);
     const node =
       this.nodes.find((n) => n.devs.includes(dev)) ??
       fail(
@@ -171,6 +174,7 @@ export class SmmuDeviceTree {
    * unbound or deinitialized.
    */
   getBaseAddr(dev: SmmuDev): number {
+    checkInstance("smmu_get_base_addr", "dev", dev, SmmuDev);
     const drv =
       dev.driver ??
       fail("ENODEV", `smmu_get_base_addr: smmu_dev "${dev.name}" is not bound to an SMMU`);

@@ -45,6 +45,7 @@
  */
 import { hex, hexRange } from "../../base/address.js";
 import { fail, MemweaveError } from "../../base/errors.js";
+import { describeValue } from "../../base/validate.js";
 import { formatSize } from "../../base/size.js";
 import { AccessFaultError } from "../../devices/bus-master.js";
 import type { FaultResolution } from "../../devices/bus-master.js";
@@ -129,12 +130,12 @@ export class SmmuDriver {
   static check(smmu: Smmu, base: number, irq: number, options: SmmuDriverOptions = {}): void {
     const what = `smmu_drvdata_init of SMMU "${smmu.name}"`;
     if (!Number.isSafeInteger(base) || base < 0)
-      fail("EINVAL", `${what}: base ${String(base)} is not an address`, "base");
+      fail("EINVAL", `${what}: base ${describeValue(base)} is not an address`, "base");
     if (!Number.isSafeInteger(irq) || irq < 0)
-      fail("EINVAL", `${what}: irq ${String(irq)} is not a valid interrupt`, "irq");
+      fail("EINVAL", `${what}: irq ${describeValue(irq)} is not a valid interrupt`, "irq");
     const version = options.version ?? 1;
     if (!Number.isSafeInteger(version) || version < 0)
-      fail("EINVAL", `${what}: version ${String(version)} is not a version`, "version");
+      fail("EINVAL", `${what}: version ${describeValue(version)} is not a version`, "version");
     const other = driverOf.get(smmu);
     if (other !== undefined)
       fail(
@@ -182,7 +183,7 @@ export class SmmuDriver {
       this.smmu.contextBanks()[context] ??
       fail(
         "EINVAL",
-        `SMMU "${this.name}" has no context ${String(context)} (it has ${this.contextCount}: 0..${this.contextCount - 1})`,
+        `SMMU "${this.name}" has no context ${describeValue(context)} (it has ${this.contextCount}: 0..${this.contextCount - 1})`,
         "context",
       )
     );
@@ -229,7 +230,7 @@ export class SmmuDev {
     name: string = `ctx${String(context)}`,
   ): SmmuDev {
     if (!Number.isSafeInteger(context) || context < 0 || context >= MAX_CONTEXTS)
-      fail("EINVAL", `smmu_ctx_init: context ${String(context)} is not 0..65535`, "context");
+      fail("EINVAL", `smmu_ctx_init: context ${describeValue(context)} is not 0..65535`, "context");
     if (typeof name !== "string" || name === "")
       fail("EINVAL", `smmu_ctx_init of context ${context}: a context needs a name`, "name");
     const table = new PageTable(V7S, tables, { name, bus: platform.bus });
@@ -468,7 +469,7 @@ export class SmmuDev {
     const op = "smmu_translate";
     this.checkLive(op);
     if (!Number.isSafeInteger(va) || va < 0 || va >= LIMIT_32)
-      fail("EINVAL", `${op}: ${this.what}: va ${String(va)} is not a 32-bit address`, "va");
+      fail("EINVAL", `${op}: ${this.what}: va ${describeValue(va)} is not a 32-bit address`, "va");
     if (!this.isActive()) fail("EINVAL", `${op}: ${this.what} is not active`);
     const bank = this.drv!.bank(this.context);
     for (let retries = 0; ; retries++) {
@@ -550,7 +551,11 @@ export class SmmuDev {
         "len",
       );
     if (!Number.isSafeInteger(addr) || addr < 0)
-      fail("EINVAL", `${op}: ${this.what}: ${field} ${String(addr)} is not an address`, field);
+      fail(
+        "EINVAL",
+        `${op}: ${this.what}: ${field} ${describeValue(addr)} is not an address`,
+        field,
+      );
     if (addr % len !== 0)
       fail(
         "EINVAL",
