@@ -20,6 +20,7 @@ import "../src/gunyah/wire/codec.bench.js";
 import "../src/server/rm.bench.js";
 import "../src/gmem/gmem.bench.js";
 import "../src/gmem/replay.bench.js";
+import "../src/cli/human.bench.js";
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf("--json");

@@ -173,12 +173,14 @@ describe("formatSize", () => {
     [1023, "1023 B"],
     [1024, "1 KiB"],
     [4096, "4 KiB"],
-    [1536, "1.5 KiB"],
-    [1280, "1.25 KiB"],
+    [1536, "1 KiB + 512 B"],
+    [1280, "1 KiB + 256 B"],
     [64 * KiB, "64 KiB"],
     [2 * MiB, "2 MiB"],
-    [1.5 * MiB, "1.5 MiB"],
-    [MiB + 4 * KiB, "1028 KiB"],
+    [1.5 * MiB, "1 MiB + 512 KiB"],
+    [MiB + 4 * KiB, "1 MiB + 4 KiB"],
+    [64 * MiB - 64 * KiB, "63 MiB + 960 KiB"],
+    [0x10040, "64 KiB + 64 B"],
     [GiB, "1 GiB"],
     [3 * GiB, "3 GiB"],
     [1023 * MiB, "1023 MiB"],
@@ -189,16 +191,25 @@ describe("formatSize", () => {
     expect(formatSize(n)).toBe(text);
   });
 
-  it("does not show an inexact size as a whole unit (3 GiB + 1 byte)", () => {
-    expect(formatSize(3 * GiB + 1)).toBe("3221225473 B");
-    expect(formatSize(1025)).toBe("1025 B");
+  it("does not show an inexact size as a whole unit (3 GiB + 1 byte), nor more than two terms", () => {
+    expect(formatSize(3 * GiB + 1)).toBe("3 GiB + 1 B");
+    expect(formatSize(1025)).toBe("1 KiB + 1 B");
+    expect(formatSize(MiB + 181 * KiB + 647)).toBe("1234567 B");
   });
 
   it.prop([fc.maxSafeNat()], { numRuns: 300 })("the text is exact", (n) => {
-    const m = /^(\d+(?:\.\d{1,2})?) (B|KiB|MiB|GiB|TiB|PiB)$/.exec(formatSize(n));
-    expect(m).not.toBeNull();
-    const unit = { B: 0, KiB: 1, MiB: 2, GiB: 3, TiB: 4, PiB: 5 }[m![2] as "B"];
-    expect(Number(m![1]) * 1024 ** unit).toBe(n);
+    const text = formatSize(n);
+    const terms = text.split(" + ");
+    expect(terms.length).toBeLessThanOrEqual(2);
+    let sum = 0;
+    for (const term of terms) {
+      const m = /^(\d+) (B|KiB|MiB|GiB|TiB|PiB)$/.exec(term);
+      expect(m).not.toBeNull();
+      const unit = { B: 0, KiB: 1, MiB: 2, GiB: 3, TiB: 4, PiB: 5 }[m![2] as "B"];
+      if (terms.length === 2) expect(Number(m![1])).toBeLessThan(1024);
+      sum += Number(m![1]) * 1024 ** unit;
+    }
+    expect(sum).toBe(n);
   });
 });
 

@@ -8,7 +8,7 @@
  *
  * @example
  * parseSize("64KiB") === 65536; parseSize("0x8000_0000") === 2147483648;
- * formatSize(2 * 1024 * 1024) === "2 MiB";
+ * formatSize(2 * 1024 * 1024) === "2 MiB"; formatSize(0x101000) === "1 MiB + 4 KiB";
  */
 import { fail } from "./errors.js";
 
@@ -56,17 +56,33 @@ export function parseSize(input: string | number, what = "size"): number {
 const NAMES = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
 /**
- * A size for people: exact binary units where the size is a whole multiple (`64 KiB`), else two
- * decimals at most (`1.5 MiB`), else bytes.
+ * A size for people, always exact, in one style everywhere the model prints a size:
+ * - below 1 KiB, bytes: `0 B`, `12 B`;
+ * - from 1 KiB, whole numbers of the largest binary unit it holds: `4 KiB`, `64 KiB`, `2 MiB`;
+ * - with a remainder, the sum of two terms when two suffice (each below 1024 of its unit):
+ *   `1 MiB + 4 KiB`, `63 MiB + 960 KiB`, `64 KiB + 64 B`, `3 GiB + 1 B`;
+ * - else the bytes: `1234567 B` (1 MiB + 181 KiB + 647 B).
+ * Never a fraction, never hex (hex is for addresses). A number and its unit are one word: a
+ * table that wraps the text breaks at ` + `, never between `16` and `KiB`.
  */
 export function formatSize(n: number): string {
-  // The largest unit that shows n exactly with at most two decimals (a multiple of 1/4 unit):
-  // 3 GiB + 1 byte must not read as "3 GiB".
-  for (let unit = NAMES.length - 1; unit > 0; unit--) {
-    const v = n / 1024 ** unit;
-    if (v >= 1 && Number.isInteger(v * 4)) return `${v} ${NAMES[unit]}`;
-  }
+  const unit = largestUnit(n);
+  if (unit === 0) return `${n} B`;
+  const scale = 1024 ** unit;
+  const whole = Math.floor(n / scale);
+  const rest = n - whole * scale;
+  const head = `${whole} ${NAMES[unit]}`;
+  if (rest === 0) return head;
+  const restUnit = largestUnit(rest);
+  if (rest % 1024 ** restUnit === 0)
+    return `${head} + ${rest / 1024 ** restUnit} ${NAMES[restUnit]}`;
   return `${n} B`;
+}
+
+/** The largest binary unit (0 = bytes, 1 = KiB, …) of which `n` holds at least one. */
+function largestUnit(n: number): number {
+  for (let unit = NAMES.length - 1; unit > 0; unit--) if (n >= 1024 ** unit) return unit;
+  return 0;
 }
 
 /** The short form used in configuration (`4K`, `2M`, `1G`) when exact, else decimal bytes. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { parseScenario, runScenario } from "../sim/index.js";
-import { formatRunSummary, painter, wantsColor } from "./human.js";
+import { formatRunFailures, formatRunSummary, outputWidth, painter, wantsColor } from "./human.js";
 
 const ESC = "\u001b";
 
@@ -45,9 +45,56 @@ steps:
     expect(out).toContain("Byte store: 1 page(s) materialized (4 KiB)");
   });
 
+  it("--quiet's text: the verdict and the failed expectation at its line", () => {
+    expect(formatRunFailures(result, { file: "tiny.yaml", source: parsed.source })).toBe(
+      "FAIL: 1 of 1 expectation(s) failed (tiny.yaml)\n" +
+        "  ✗ [1] read 1 byte at 0x80000000: expected 02, got 01 (tiny.yaml:7)\n",
+    );
+  });
+
+  it("--summary's text: the failed step, no machine, the statistics", () => {
+    const out = formatRunSummary(result, { file: "tiny.yaml", detail: "summary" });
+    expect(out).toContain("Steps: 2 of 2 ran, 1 failed; expectations: 0 passed, 1 failed\n");
+    expect(out).toMatch(/│ 1 │ read +│ read 1 byte at 0x80000000 │ FAILED: expected 02, got 01 │/);
+    expect(out).not.toContain("Machine");
+    expect(out).toContain("Byte store: 1 page(s) materialized (4 KiB)");
+  });
+
   it("is plain text without a painter, and the same every time", () => {
     const a = formatRunSummary(result, { file: "tiny.yaml" });
     expect(a).not.toContain(ESC);
     expect(formatRunSummary(runScenario(parsed.scenario), { file: "tiny.yaml" })).toBe(a);
+  });
+});
+
+describe("outputWidth", () => {
+  it("--width, else the terminal's columns, else COLUMNS, else 80; 0 is no limit", () => {
+    expect(outputWidth(100, { isTTY: true, columns: 60 }, { COLUMNS: "70" })).toBe(100);
+    expect(outputWidth(0, {}, {})).toBe(Infinity);
+    expect(outputWidth(undefined, { isTTY: true, columns: 60 }, { COLUMNS: "70" })).toBe(60);
+    // A pipe has no columns of its own: COLUMNS decides.
+    expect(outputWidth(undefined, { isTTY: false, columns: 60 }, { COLUMNS: "70" })).toBe(70);
+    expect(outputWidth(undefined, {}, { COLUMNS: "wide" })).toBe(80);
+    expect(outputWidth(undefined, {}, {})).toBe(80);
+    // Never narrower than tables can stay tables.
+    expect(outputWidth(undefined, { isTTY: true, columns: 20 }, {})).toBe(40);
+  });
+});
+
+describe("formatRunFailures", () => {
+  it("is empty for a passing run and names each failure at its line otherwise", () => {
+    const parsed = parseScenario(
+      `version: 1
+name: two
+machine:
+  regions: [{ name: dram, base: 0x8000_0000, size: 1M, kind: ram }]
+steps:
+  - { op: write, addr: 0x8000_0000, data: "01" }
+  - { op: read, addr: 0x8000_0000, expect: "01" }
+`,
+      "two.yaml",
+    );
+    if (!parsed.ok) throw new Error("invalid");
+    expect(formatRunFailures(runScenario(parsed.scenario), { file: "two.yaml" })).toBe("");
   });
 });

@@ -1,11 +1,11 @@
 /**
  * The human summary of a run, as `memweave run` prints it: a header with the machine, the step
- * table, the expectations, and the final statistics. Deterministic (no times, no absolute
- * paths beyond what the user typed); colour only when asked for.
+ * table, the expectations, and the final statistics (or, `--summary`, only the failures, the
+ * totals and the final statistics; `--quiet`, only the failures). Deterministic (no times, no
+ * absolute paths beyond what the user typed); colour only when asked for; every table and line
+ * fitted to a width (text-table.ts), sizes in `formatSize`'s one style, addresses in hex.
  */
 import { styleText } from "node:util";
-
-import Table from "cli-table3";
 
 import { hex, hexRange } from "../base/address.js";
 import { STORE_PAGE_SIZE } from "../phys/byte-store.js";
@@ -19,6 +19,8 @@ import type {
   StepResult,
   VcmGraph,
 } from "../sim/index.js";
+import type { Cell } from "./text-table.js";
+import { DEFAULT_WIDTH, fitText, MIN_WIDTH, renderTable } from "./text-table.js";
 import {
   describeDeviceTranslation,
   reachTable,
@@ -28,7 +30,7 @@ import {
   vcmGraphTables,
 } from "../sim/index.js";
 
-type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
+export type Style = "bold" | "dim" | "red" | "green" | "yellow" | "cyan";
 
 /** Applies a style when colour is on, else returns the text unchanged. */
 export type Painter = (style: Style, text: string) => string;
@@ -51,26 +53,35 @@ export function wantsColor(
   return stream.isTTY === true;
 }
 
-/** A cli-table3 table as text, head styled by the painter. */
-function table(
-  head: readonly string[],
-  rows: ReadonlyArray<readonly string[]>,
-  paint: Painter,
-  colWidths?: ReadonlyArray<number | null>,
-): string {
-  const t = new Table({
-    head: head.map((h) => paint("bold", h)),
-    style: { head: [], border: [], compact: true },
-    ...(colWidths !== undefined
-      ? { colWidths: [...colWidths], wordWrap: true, wrapOnWordBoundary: true }
-      : {}),
-  });
-  for (const row of rows) t.push([...row]);
-  return t.toString();
+/**
+ * The width human output fits: `--width N` when given (0: no limit), else the terminal's
+ * columns when stdout is a terminal, else the `COLUMNS` environment variable, else 80.
+ */
+export function outputWidth(
+  option: number | undefined,
+  stdout: { isTTY?: boolean; columns?: number },
+  env: Readonly<Record<string, string | undefined>>,
+): number {
+  if (option !== undefined) return option === 0 ? Infinity : Math.max(MIN_WIDTH, option);
+  if (stdout.isTTY === true && stdout.columns !== undefined && stdout.columns > 0)
+    return Math.max(MIN_WIDTH, stdout.columns);
+  const columns = /^[0-9]+$/.test(env.COLUMNS ?? "") ? Number(env.COLUMNS) : 0;
+  return columns > 0 ? Math.max(MIN_WIDTH, columns) : DEFAULT_WIDTH;
 }
 
-export function reportTable(r: ReportTable, paint: Painter): string {
-  return `${r.title}\n${table(r.head, r.rows, paint)}`;
+/**
+ * A table under its title (styled `titleStyle`), fitted to `width` (default 80; Infinity: each
+ * column at its natural width).
+ */
+export function reportTable(
+  r: ReportTable,
+  paint: Painter,
+  width = DEFAULT_WIDTH,
+  titleStyle?: Style,
+): string {
+  const title = fitText(r.title, width, 2);
+  const shown = titleStyle !== undefined ? paint(titleStyle, title) : title;
+  return `${shown}\n${renderTable(r.head, r.rows, paint, width)}`;
 }
 
 /** A block of preformatted text under its title, indented by two spaces. */
@@ -82,27 +93,48 @@ export function reportBlock(b: ReportBlock, paint: Painter): string {
   return `${paint("bold", b.title)}\n${body}`;
 }
 
-/** Widths of the step table's columns: wrapped text keeps it within ~120 columns. */
-const STEP_COLUMNS = [5, 8, 50, 52];
-
 const MARK = { passed: "✓", failed: "✗" } as const;
 
-function stepResultText(step: StepResult, failing: string | undefined, paint: Painter): string {
+function stepResultText(step: StepResult, failing: string | undefined): Cell {
   switch (step.status) {
     case "ok":
       return step.summary ?? "ok";
     case "expected-error":
-      return paint("green", `${step.error?.code ?? step.expectError ?? ""} as expected`);
+      return { text: `${step.error?.code ?? step.expectError ?? ""} as expected`, style: "green" };
     case "skipped":
-      return paint("dim", "skipped");
+      return { text: "skipped", style: "dim" };
     case "failed": {
       // The description has its own column: don't repeat it.
       const text = failing ?? step.error?.message ?? "failed";
       const prefix = `${step.description}: `;
-      return paint("red", `FAILED: ${text.startsWith(prefix) ? text.slice(prefix.length) : text}`);
+      const shown = text.startsWith(prefix) ? text.slice(prefix.length) : text;
+      return { text: `FAILED: ${shown}`, style: "red" };
     }
   }
 }
+
+/** The step table's rows (of `only` those steps, when given). */
+function stepRows(result: RunResult, only?: (s: StepResult) => boolean): Cell[][] {
+  const failedExpectation = new Map<number, string>();
+  for (const e of result.expectations.list)
+    if (!e.passed && !failedExpectation.has(e.step)) failedExpectation.set(e.step, e.message);
+  const rows: Cell[][] = [];
+  for (const s of result.steps) {
+    if (only !== undefined && !only(s)) continue;
+    rows.push([
+      String(s.index),
+      s.op,
+      s.description + (s.expectError !== undefined ? `, expecting ${s.expectError}` : ""),
+      stepResultText(s, failedExpectation.get(s.index)),
+    ]);
+  }
+  return rows;
+}
+
+const STEP_HEAD = ["#", "op", "description", "result"];
+
+/** What the human output shows of a run. */
+export type Detail = "full" | "summary";
 
 export interface SummaryOptions {
   /** The scenario file as the user named it. */
@@ -110,20 +142,85 @@ export interface SummaryOptions {
   /** Where the steps were written, to point failures at their line. */
   readonly source?: ScenarioSource;
   readonly paint?: Painter;
+  /** The width every table and line fits (default 80; Infinity: no limit). */
+  readonly width?: number;
+  /**
+   * `full` (the default): the machine, every step, every expectation, the steps' own tables
+   * and blocks, the final statistics. `summary`: the failed steps and expectations, the totals
+   * and the final statistics.
+   */
+  readonly detail?: Detail;
+}
+
+/** Where step `index` was written, as ` (file:line)`, or "" when unknown. */
+function whereOf(options: SummaryOptions): (index: number) => string {
+  return (index) => {
+    const pos = options.source?.steps[index];
+    return pos !== undefined && pos.line > 0 ? ` (${options.file}:${pos.line})` : "";
+  };
+}
+
+/** The expectation lines (`✓ [3] …`, `✗ [4] … (file:line)`), of failures only when `failedOnly`. */
+function expectationLines(
+  result: RunResult,
+  options: SummaryOptions,
+  paint: Painter,
+  width: number,
+  failedOnly: boolean,
+): string[] {
+  const where = whereOf(options);
+  const out: string[] = [];
+  for (const e of result.expectations.list) {
+    if (failedOnly && e.passed) continue;
+    const mark = e.passed ? MARK.passed : MARK.failed;
+    const text = fitText(
+      `  ${mark} [${e.step}] ${e.message}${e.passed ? "" : where(e.step)}`,
+      width,
+      4,
+    );
+    out.push(
+      e.passed
+        ? text.replace(MARK.passed, paint("green", MARK.passed))
+        : text
+            .split("\n")
+            .map((l) => paint("red", l))
+            .join("\n"),
+    );
+  }
+  if (result.stoppedAt !== undefined) {
+    const skipped = result.steps.length - result.stoppedAt - 1;
+    const line = `  The run stopped at step ${result.stoppedAt}${where(result.stoppedAt)}; ${skipped} step(s) skipped.`;
+    out.push(paint("yellow", fitText(line, width, 4)));
+  }
+  return out;
+}
+
+/** The last line of a run's output: `PASS: …` or `FAIL: …`. */
+function verdictLine(result: RunResult, paint: Painter): string {
+  const { passed, failed } = result.expectations;
+  return result.ok
+    ? paint("green", `PASS: all ${passed} expectation(s) held`)
+    : paint("red", `FAIL: ${failed} of ${passed + failed} expectation(s) failed`);
 }
 
 /** The whole human summary of a run, ending with a newline. */
 export function formatRunSummary(result: RunResult, options: SummaryOptions): string {
   const paint = options.paint ?? painter(false);
+  const width = options.width ?? DEFAULT_WIDTH;
+  const detail = options.detail ?? "full";
+  const table = (head: readonly string[], rows: ReadonlyArray<readonly Cell[]>) =>
+    renderTable(head, rows, paint, width);
   const out: string[] = [];
-  const where = (index: number): string => {
-    const pos = options.source?.steps[index];
-    return pos !== undefined && pos.line > 0 ? ` (${options.file}:${pos.line})` : "";
-  };
 
   // Header.
-  out.push(`${paint("bold", `Scenario ${result.name}`)} (${options.file}), seed ${result.seed}`);
-  if (result.description !== undefined) out.push(result.description);
+  out.push(
+    fitText(`Scenario ${result.name} (${options.file}), seed ${result.seed}`, width, 2).replace(
+      `Scenario ${result.name}`,
+      paint("bold", `Scenario ${result.name}`),
+    ),
+  );
+  if (detail === "summary") return summaryBody(result, options, paint, width, out);
+  if (result.description !== undefined) out.push(fitText(result.description, width));
   out.push("");
   out.push(paint("bold", "Machine"));
   out.push(
@@ -135,7 +232,6 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
         showSize(r.size),
         r.device !== undefined ? `${r.kind} (${r.device})` : r.kind,
       ]),
-      paint,
     ),
   );
   if (result.machine.targets.length > 0)
@@ -149,7 +245,6 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
             .map((r) => `${r.region} ${hexRange(r.base, r.size)} (${showSize(r.size)})`)
             .join("\n"),
         ]),
-        paint,
       ),
     );
 
@@ -159,7 +254,6 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
       table(
         ["page table", "format", "target", "root"],
         pageTables.map((t) => [t.name, t.format, t.target, hex(t.root)]),
-        paint,
       ),
     );
   // Masters are shown with their SMMU.
@@ -174,39 +268,23 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
           describeDeviceTranslation(d) || "-",
           d.tlb !== undefined ? `${d.tlb.sets}x${d.tlb.ways} ${d.tlb.replacement}` : "-",
         ]),
-        paint,
       ),
     );
 
   if (result.machine.vcm !== undefined) {
     const t = vcmConfigTable(result.machine.vcm);
-    out.push(table(t.head, t.rows, paint));
+    out.push(table(t.head, t.rows));
   }
 
   // Steps.
-  const failedExpectation = new Map<number, string>();
-  for (const e of result.expectations.list)
-    if (!e.passed && !failedExpectation.has(e.step)) failedExpectation.set(e.step, e.message);
   out.push("");
   out.push(paint("bold", "Steps"));
-  out.push(
-    table(
-      ["#", "op", "description", "result"],
-      result.steps.map((s) => [
-        String(s.index),
-        s.op,
-        s.description + (s.expectError !== undefined ? `, expecting ${s.expectError}` : ""),
-        stepResultText(s, failedExpectation.get(s.index), paint),
-      ]),
-      paint,
-      STEP_COLUMNS,
-    ),
-  );
+  out.push(table(STEP_HEAD, stepRows(result)));
   for (const s of result.steps) {
     for (const t of s.tables ?? []) {
       out.push("");
       out.push(
-        reportTable({ ...t, title: paint("bold", `Step ${s.index} (${s.op}): ${t.title}`) }, paint),
+        reportTable({ ...t, title: `Step ${s.index} (${s.op}): ${t.title}` }, paint, width, "bold"),
       );
     }
     for (const b of s.blocks ?? []) {
@@ -216,39 +294,83 @@ export function formatRunSummary(result: RunResult, options: SummaryOptions): st
   }
 
   // Expectations.
-  const { passed, failed, list } = result.expectations;
+  const { passed, failed } = result.expectations;
   out.push("");
   out.push(paint("bold", `Expectations: ${passed} passed, ${failed} failed`));
-  for (const e of list) {
-    const mark = e.passed ? paint("green", MARK.passed) : paint("red", MARK.failed);
-    const text = `[${e.step}] ${e.message}${e.passed ? "" : where(e.step)}`;
-    out.push(`  ${mark} ${e.passed ? text : paint("red", text)}`);
-  }
-  if (result.stoppedAt !== undefined)
-    out.push(
-      paint(
-        "yellow",
-        `  The run stopped at step ${result.stoppedAt}${where(result.stoppedAt)}; ${result.steps.length - result.stoppedAt - 1} step(s) skipped.`,
-      ),
-    );
+  out.push(...expectationLines(result, options, paint, width, false));
+  finalStatistics(result, paint, width, out);
+  return out.join("\n") + "\n";
+}
 
-  // Final statistics.
+/** `--summary`: the failed steps and expectations, the totals, the final statistics. */
+function summaryBody(
+  result: RunResult,
+  options: SummaryOptions,
+  paint: Painter,
+  width: number,
+  out: string[],
+): string {
+  const { passed, failed } = result.expectations;
+  const ran = result.steps.filter((s) => s.status !== "skipped").length;
+  const failedSteps = stepRows(result, (s) => s.status === "failed");
+  out.push("");
+  out.push(
+    fitText(
+      `Steps: ${ran} of ${result.steps.length} ran, ${failedSteps.length} failed; expectations: ${passed} passed, ${failed} failed`,
+      width,
+      2,
+    ),
+  );
+  if (failedSteps.length > 0) {
+    out.push("");
+    out.push(paint("bold", "Failed steps"));
+    out.push(renderTable(STEP_HEAD, failedSteps, paint, width));
+  }
+  const failures = expectationLines(result, options, paint, width, true);
+  if (failures.length > 0) {
+    out.push("");
+    out.push(paint("bold", "Failed expectations"));
+    out.push(...failures);
+  }
+  finalStatistics(result, paint, width, out);
+  return out.join("\n") + "\n";
+}
+
+/** The final statistics (tables, byte store, events) and the verdict, onto `out`. */
+function finalStatistics(result: RunResult, paint: Painter, width: number, out: string[]): void {
   out.push("");
   out.push(paint("bold", "Final statistics"));
-  for (const t of statisticsReportTables(result.statistics)) out.push(reportTable(t, paint));
+  for (const t of statisticsReportTables(result.statistics)) out.push(reportTable(t, paint, width));
   const pages = result.statistics.store.materializedPages;
-  out.push(`Byte store: ${pages} page(s) materialized (${showSize(pages * STORE_PAGE_SIZE)})`);
+  out.push(
+    fitText(
+      `Byte store: ${pages} page(s) materialized (${showSize(pages * STORE_PAGE_SIZE)})`,
+      width,
+      2,
+    ),
+  );
   const types = Object.entries(result.events.byType)
     .map(([type, n]) => `${type} ${n}`)
     .join(", ");
-  out.push(`Events: ${result.events.total}${types !== "" ? ` (${types})` : ""}`);
-
+  out.push(fitText(`Events: ${result.events.total}${types !== "" ? ` (${types})` : ""}`, width, 2));
   out.push("");
-  out.push(
-    result.ok
-      ? paint("green", `PASS: all ${passed} expectation(s) held`)
-      : paint("red", `FAIL: ${failed} of ${passed + failed} expectation(s) failed`),
-  );
+  out.push(verdictLine(result, paint));
+}
+
+/**
+ * `--quiet`: nothing when every expectation held; else the verdict and each failed
+ * expectation at its line (and where the run stopped), ending with a newline.
+ */
+export function formatRunFailures(result: RunResult, options: SummaryOptions): string {
+  if (result.ok) return "";
+  const paint = options.paint ?? painter(false);
+  const width = options.width ?? DEFAULT_WIDTH;
+  const { passed, failed } = result.expectations;
+  const verdict = `FAIL: ${failed} of ${passed + failed} expectation(s) failed (${options.file})`;
+  const out = fitText(verdict, width, 2)
+    .split("\n")
+    .map((l) => paint("red", l));
+  out.push(...expectationLines(result, options, paint, width, true));
   return out.join("\n") + "\n";
 }
 
@@ -296,7 +418,13 @@ export function formatWho(
   result: RunResult,
   paths: readonly ReachPath[],
   range: { readonly start: number; readonly end: number },
-  options: { readonly file: string; readonly paint?: Painter; readonly afterSteps: number },
+  options: {
+    readonly file: string;
+    readonly paint?: Painter;
+    readonly afterSteps: number;
+    /** The width the tables fit (default: none, each table at its natural width). */
+    readonly width?: number;
+  },
 ): string {
   const paint = options.paint ?? painter(false);
   const what = hexRange(range.start, range.end - range.start);
@@ -307,7 +435,11 @@ export function formatWho(
   else
     out.push(
       "",
-      reportTable(reachTable(`${paths.length} path${paths.length === 1 ? "" : "s"}`, paths), paint),
+      reportTable(
+        reachTable(`${paths.length} path${paths.length === 1 ? "" : "s"}`, paths),
+        paint,
+        options.width ?? Infinity,
+      ),
     );
   return out.join("\n") + "\n";
 }
@@ -319,7 +451,13 @@ export function formatWho(
 export function formatVcm(
   result: RunResult,
   graph: VcmGraph,
-  options: { readonly file: string; readonly paint?: Painter; readonly afterSteps: number },
+  options: {
+    readonly file: string;
+    readonly paint?: Painter;
+    readonly afterSteps: number;
+    /** The width the tables fit (default: none, each table at its natural width). */
+    readonly width?: number;
+  },
 ): string {
   const paint = options.paint ?? painter(false);
   const { passed, failed } = result.expectations;
@@ -331,6 +469,7 @@ export function formatVcm(
   ];
   if (graph.vcms.length === 0 && graph.physmems.length === 0)
     out.push("", "No VCMs and no physmems yet.");
-  for (const t of vcmGraphTables(graph)) out.push("", reportTable(t, paint));
+  for (const t of vcmGraphTables(graph))
+    out.push("", reportTable(t, paint, options.width ?? Infinity));
   return out.join("\n") + "\n";
 }

@@ -8,7 +8,9 @@
  * (for `dump`: it names a table or device the machine does not have; for `vcm`: the machine has
  * no `vcm` section). Errors go to stderr, one
  * per line, as `file:line:col: path: message`. `run --json`, `dump --json` and `vcm --json` print
- * exactly one JSON document on stdout and nothing else.
+ * exactly one JSON document on stdout and nothing else. `run --json` and `check --json` on an
+ * invalid scenario print its diagnostics as that document (`{ "ok": false, "diagnostics": … }`).
+ * Scenario arguments may be `-`: standard input, named `<stdin>` in messages.
  *
  * {@link runCli} takes the arguments and the output streams and returns the exit code, so it
  * can be driven in-process; `main.ts` binds it to the process.
@@ -21,8 +23,15 @@ import { isMemweaveError } from "../base/errors.js";
 import { parseSize } from "../base/size.js";
 import type { PlatformGraph, ReachPath } from "../devices/graph/index.js";
 import { buildGraph, graphToDot, whoReaches } from "../devices/graph/index.js";
-import type { MachineDumps, RunResult, ScenarioError, VcmGraph } from "../sim/index.js";
+import type {
+  MachineDumps,
+  RunResult,
+  ScenarioError,
+  ScenarioParseResult,
+  VcmGraph,
+} from "../sim/index.js";
 import {
+  diagnosticJson,
   formatScenarioError,
   machineDumps,
   machineVcmGraph,
@@ -30,15 +39,19 @@ import {
   runScenario,
   scenarioJsonSchemaText,
 } from "../sim/index.js";
-import { loadScenarioFile } from "../sim/node/index.js";
+import { loadScenarioFile, STDIN_NAME, STDIN_PATH } from "../sim/node/index.js";
 import {
   formatDumps,
+  formatRunFailures,
   formatRunSummary,
   formatVcm,
   formatWho,
+  outputWidth,
   painter,
   wantsColor,
 } from "./human.js";
+import { stepProgress } from "./progress.js";
+import { MIN_WIDTH } from "./text-table.js";
 import { addGmemCommands } from "./gmem.js";
 import { addRmCommands } from "./rm.js";
 
@@ -47,11 +60,15 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 
 /** Where the CLI writes, and what it knows of its environment. */
 export interface CliIo {
-  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
-  readonly stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** `columns`: the terminal's width, when stdout is one (human output fits it). */
+  readonly stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  /** A terminal (`isTTY`) shows the progress bar of long runs. */
+  readonly stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Ends a long-running command (`rm serve`) in-process; without it, SIGINT or SIGTERM does. */
   readonly stop?: AbortSignal;
+  /** The clock of the progress bar, in milliseconds (default: performance.now). */
+  readonly now?: () => number;
 }
 
 /** The package's version, read from package.json next to dist/ (or src/) at run time. */
@@ -114,9 +131,36 @@ function printErrors(io: CliIo, errors: readonly ScenarioError[]): void {
   for (const e of errors) io.stderr.write(formatScenarioError(e) + "\n");
 }
 
+function byPosition(a: ScenarioError, b: ScenarioError): number {
+  return a.line - b.line || a.column - b.column;
+}
+
+/** A file's errors and warnings, by position. */
+function allDiagnostics(result: ScenarioParseResult): ScenarioError[] {
+  return [...(result.ok ? [] : result.errors), ...result.warnings].sort(byPosition);
+}
+
+/** The `--json` document of invalid files: `{ ok: false, diagnostics: [...] }`. */
+function diagnosticsDocument(results: readonly ScenarioParseResult[]): string {
+  const diagnostics = results.flatMap(allDiagnostics).map(diagnosticJson);
+  return JSON.stringify({ ok: false, diagnostics }, null, 2);
+}
+
 /** `--seed <n>`: the seed of the run. */
 const seedOption = () =>
   new Option("--seed <n>", "seed of the run (overrides the scenario's seed)").argParser(parseCount);
+
+/** `--width <n>`: the columns human output fits (0: no limit). */
+const widthOption = () =>
+  new Option(
+    "--width <n>",
+    `the columns tables and lines fit, at least ${MIN_WIDTH} (0: no limit; default: the terminal's, else $COLUMNS, else 80)`,
+  ).argParser((value) => {
+    const n = parseCount(value);
+    if (n !== 0 && n < MIN_WIDTH)
+      throw new InvalidArgumentError(`expected 0 (no limit) or at least ${MIN_WIDTH} columns`);
+    return n;
+  });
 
 /** `--at-step <n>`: the machine after the first n steps. */
 const atStepOption = () =>
@@ -139,11 +183,19 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     })
     .exitOverride();
 
-  /** The scenario in `file`, or undefined after printing its errors and setting exit code 2. */
-  const load = async (file: string) => {
+  /**
+   * The scenario in `file` (`-`: standard input), or undefined after reporting its errors and
+   * setting exit code 2: one per line on stderr, or with `json` one diagnostics document on
+   * stdout (errors and warnings). Warnings of a valid file go to stderr (not with `json`).
+   */
+  const load = async (file: string, json = false) => {
     const loaded = await loadScenarioFile(file);
-    if (loaded.ok) return loaded;
-    printErrors(io, loaded.errors);
+    if (loaded.ok) {
+      if (!json) printErrors(io, loaded.warnings);
+      return loaded;
+    }
+    if (json) io.stdout.write(diagnosticsDocument([loaded]) + "\n");
+    else printErrors(io, loaded.errors);
     setExit(EXIT.invalid);
     return undefined;
   };
@@ -153,39 +205,87 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
     .description("run a scenario and report its steps, expectations and statistics")
     .argument("<scenario>", "scenario file (YAML or JSON)")
     .option("--json", "print the result as one JSON document instead of the summary")
+    .addOption(
+      new Option("--summary", "only the failures, the totals and the final statistics").conflicts([
+        "json",
+        "quiet",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--quiet",
+        "nothing when every expectation holds; else only the failures",
+      ).conflicts("json"),
+    )
+    .addOption(widthOption())
     .addOption(seedOption())
     .addHelpText(
       "after",
-      "\nExit codes: 0 every expectation holds, 1 an expectation failed, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave run examples/quickstart.yaml\n  memweave run examples/quickstart.yaml --json --seed 7",
+      "\nTables and lines fit --width, else the terminal's width, else $COLUMNS, else 80 columns.\nOn a terminal, a run that takes over a second shows a progress bar on stderr.\n\nExit codes: 0 every expectation holds, 1 an expectation failed, 2 invalid scenario or unreadable file.\n\nExample:\n  memweave run examples/quickstart.yaml\n  memweave run examples/quickstart.yaml --summary\n  memweave run examples/quickstart.yaml --json --seed 7",
     )
     .action(async (file, options) => {
-      const loaded = await load(file);
+      const loaded = await load(file, options.json === true);
       if (loaded === undefined) return;
-      const runOptions = options.seed !== undefined ? { seed: options.seed } : {};
-      const result = runScenario(loaded.scenario, runOptions);
+      const progress = stepProgress(io.stderr, "run", io.now);
+      const result = runScenario(loaded.scenario, {
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(progress.onStep !== undefined ? { onStep: progress.onStep } : {}),
+      });
+      progress.done();
       if (options.json === true) {
         io.stdout.write(JSON.stringify(result, null, 2) + "\n");
       } else {
         const paint = painter(wantsColor(io.stdout, io.env));
-        io.stdout.write(formatRunSummary(result, { file, source: loaded.source, paint }));
+        const width = outputWidth(options.width, io.stdout, io.env);
+        const summary = { file, source: loaded.source, paint, width } as const;
+        io.stdout.write(
+          options.quiet === true
+            ? formatRunFailures(result, summary)
+            : formatRunSummary(result, {
+                ...summary,
+                detail: options.summary === true ? "summary" : "full",
+              }),
+        );
       }
       setExit(result.ok ? EXIT.ok : EXIT.failed);
     });
 
   program
     .command("check")
-    .description("validate a scenario without running it")
-    .argument("<scenario>", "scenario file (YAML or JSON)")
+    .description("validate scenarios without running them")
+    .argument("<scenario...>", "scenario files (YAML or JSON); - reads standard input")
+    .option("--json", "print the diagnostics of every file as one JSON document")
     .addHelpText(
       "after",
-      '\nPrints "ok: <file> (<n> steps)" and exits 0, or prints each error as\nfile:line:col: path: message on stderr and exits 2.',
+      '\nPrints "ok: <file> (<n> steps)" per valid file and exits 0 when all are valid;\nerrors and warnings go to stderr as file:line:col: path: message (warnings as\nfile:line:col: warning: ...), and any error exits 2. With --json: one document\n{ ok, diagnostics: [...], files: [{ file, ok, steps?, errors, warnings }] } on stdout.\n\nExample:\n  memweave check examples/*.yaml\n  cat my.yaml | memweave check - --json',
     )
-    .action(async (file) => {
-      const loaded = await load(file);
-      if (loaded === undefined) return;
-      const n = loaded.scenario.steps.length;
-      io.stdout.write(`ok: ${file} (${n} step${n === 1 ? "" : "s"})\n`);
-      setExit(EXIT.ok);
+    .action(async (files, options) => {
+      const results: Array<{ file: string; result: ScenarioParseResult }> = [];
+      for (const file of files) results.push({ file, result: await loadScenarioFile(file) });
+      const ok = results.every(({ result }) => result.ok);
+      if (options.json === true) {
+        const doc = {
+          ok,
+          diagnostics: results.flatMap(({ result }) => allDiagnostics(result)).map(diagnosticJson),
+          files: results.map(({ file, result }) => ({
+            file: file === STDIN_PATH ? STDIN_NAME : file,
+            ok: result.ok,
+            ...(result.ok ? { steps: result.scenario.steps.length } : {}),
+            errors: result.ok ? 0 : result.errors.length,
+            warnings: result.warnings.length,
+          })),
+        };
+        io.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      } else
+        for (const { result } of results) {
+          // The warnings of an invalid file wait until its errors are fixed (--json has both).
+          printErrors(io, result.ok ? result.warnings : result.errors);
+          if (result.ok) {
+            const n = result.scenario.steps.length;
+            io.stdout.write(`ok: ${result.source.file} (${n} step${n === 1 ? "" : "s"})\n`);
+          }
+        }
+      setExit(ok ? EXIT.ok : EXIT.invalid);
     });
 
   program
@@ -208,8 +308,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
       if (options.tlb !== undefined) only.tlb = options.tlb;
       let dumps: MachineDumps | undefined;
       let problem: string | undefined;
+      const progress = stepProgress(io.stderr, "dump", io.now);
       const result = runScenario(loaded.scenario, {
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(progress.onStep !== undefined ? { onStep: progress.onStep } : {}),
         onFinish: (machine) => {
           try {
             dumps = machineDumps(machine, only);
@@ -219,6 +321,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void) {
           }
         },
       });
+      progress.done();
       if (problem !== undefined || dumps === undefined) {
         io.stderr.write(`${file}: ${problem ?? "nothing to dump"}\n`);
         return setExit(EXIT.invalid);

@@ -147,7 +147,7 @@ describe("memweave vcm", () => {
 
 describe("memweave run with a vcm section", () => {
   it("shows the VCM manager in the machine and the VCM graph and Streams in the statistics", async () => {
-    const r = await memweave(["run", "examples/vcm-tlb-reach.yaml"]);
+    const r = await memweave(["run", "examples/vcm-tlb-reach.yaml", "--width", "0"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const machine = r.stdout.slice(0, r.stdout.indexOf("\nSteps\n"));

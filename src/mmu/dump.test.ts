@@ -103,7 +103,7 @@ describe("pageTableStats", () => {
     expect(s.tableBytes).toBe(16 * K);
     expect(s.mappedBytes).toBe(4 * M + 8 * K);
     expect(formatPageTableStats(s)).toBe(
-      `${S1.name} root 0x${table.root.toString(16)}: tables L0:1 L1:1 L2:1 L3:1 (16 KiB), leaves 4K:2 2M:2, mapped 4104 KiB`,
+      `${S1.name} root 0x${table.root.toString(16)}: tables L0:1 L1:1 L2:1 L3:1 (16 KiB), leaves 4K:2 2M:2, mapped 4 MiB + 8 KiB`,
     );
   });
 

@@ -46,10 +46,35 @@ describe("loadScenarioFile", () => {
           path: "",
           message: "cannot read file: no such file",
           kind: "io",
+          code: "io",
+          severity: "error",
         },
       ],
+      warnings: [],
     });
     const r = await loadScenarioFile(dir);
     expect(r.ok ? "" : r.errors[0]!.message).toBe("cannot read file: it is a directory");
+  });
+
+  it("- reads standard input, named <stdin>; its warnings come with the result", async () => {
+    const text =
+      "version: 1\nname: s\nmachine:\n  regions: [{ name: dram, base: 0, size: 4K, kind: ram }]\nsteps: []\n";
+    const r = await loadScenarioFile("-", { stdin: () => Promise.resolve(text) });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.source.file).toBe("<stdin>");
+    expect(r.warnings.map((w) => [w.file, w.code, w.severity])).toEqual([
+      ["<stdin>", "no-expectations", "warning"],
+    ]);
+    const bad = await loadScenarioFile("-", { stdin: () => Promise.resolve("version: [\n") });
+    expect(bad.ok ? [] : bad.errors.map((e) => [e.file, e.code])).toEqual([
+      ["<stdin>", "yaml-syntax"],
+    ]);
+    const failed = await loadScenarioFile("-", {
+      stdin: () => Promise.reject(Object.assign(new Error("closed"), { code: "EPIPE" })),
+    });
+    expect(failed.ok ? "" : `${failed.errors[0]!.file}: ${failed.errors[0]!.message}`).toBe(
+      "<stdin>: cannot read file: closed",
+    );
   });
 });

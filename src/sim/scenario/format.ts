@@ -2,7 +2,6 @@
  * Small formatting helpers shared by the scenario schema, the step modules and the runner:
  * values in error messages, sizes and bytes in descriptions. Pure and deterministic.
  */
-import { hex } from "../../base/address.js";
 import { formatSize } from "../../base/size.js";
 
 /**
@@ -25,15 +24,11 @@ export function showValue(value: unknown): string {
 }
 
 /**
- * A size for descriptions, never rounded: binary units when `formatSize` shows it exactly
- * (`64 KiB`, `1.5 MiB`, `1096 KiB`), bytes below 1 KiB (`12 B`), hex otherwise (`0x100001`).
+ * A size for descriptions and summaries, in {@link formatSize}'s one exact style: `64 KiB`,
+ * `1 MiB + 4 KiB`, `12 B`.
  */
 export function showSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const text = formatSize(n);
-  const m = /^(\d+(?:\.\d+)?) ([KMGTP])iB$/.exec(text);
-  const exact = m !== null && Number(m[1]) * 1024 ** ("KMGTP".indexOf(m[2]!) + 1) === n;
-  return exact ? text : hex(n);
+  return formatSize(n);
 }
 
 /** Bytes as spaced lower-case hex (`de ad be ef`); at most `limit` bytes, then `…`. */

@@ -1,9 +1,10 @@
 /**
  * Finding where a path of a parsed YAML (or JSON) document was written: the node at
  * `["steps", 3, "size"]`, or, when the key is missing, the map that should hold it; or the key
- * itself (for unknown keys). Positions are 1-based line and column.
+ * itself (for unknown keys). Keys a merge (`<<: *base`) brings in are found where the merged map
+ * writes them. Positions are 1-based line and column.
  */
-import type { Document, LineCounter, Node } from "yaml";
+import type { Document, LineCounter, Node, Pair, Scalar, YAMLMap } from "yaml";
 import { isAlias, isMap, isNode, isScalar, isSeq } from "yaml";
 
 /** A 1-based line and column. */
@@ -22,6 +23,48 @@ interface Found {
   complete: boolean;
 }
 
+/** The map a merge source stands for (`*base`, or a map written in place), if it is one. */
+function mergeSource(doc: Document, node: unknown): YAMLMap | undefined {
+  const target = isAlias(node) ? node.resolve(doc) : node;
+  return isMap(target) ? target : undefined;
+}
+
+/**
+ * The entry of `key` in a map: its own, else the one a merge key (`<<: *base`, `<<: [*a, *b]`)
+ * brings in, the first source first, as YAML 1.1 merges. `seen` stops an alias cycle.
+ */
+function findPair(
+  doc: Document,
+  map: YAMLMap,
+  key: string,
+  seen: Set<YAMLMap> = new Set(),
+): Pair | undefined {
+  if (seen.has(map)) return undefined;
+  seen.add(map);
+  const own = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  if (own !== undefined) return own;
+  for (const p of map.items) {
+    if (!isMergeKey(p.key)) continue;
+    const sources = isSeq(p.value) ? p.value.items : [p.value];
+    for (const source of sources) {
+      const m = mergeSource(doc, source);
+      const found = m !== undefined ? findPair(doc, m, key, seen) : undefined;
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The key of a YAML merge (`<<: *base`). */
+export const MERGE_KEY = "<<";
+
+/** True for the key of a merge: `<<` (a symbol once `merge: true` parsed it). */
+export function isMergeKey(key: unknown): key is Scalar {
+  if (!isScalar(key)) return false;
+  const v = key.value;
+  return v === MERGE_KEY || (typeof v === "symbol" && v.description === MERGE_KEY);
+}
+
 function walk(doc: Document, path: ReadonlyArray<PropertyKey>): Found {
   let node: unknown = doc.contents;
   let key: Node | undefined;
@@ -31,7 +74,7 @@ function walk(doc: Document, path: ReadonlyArray<PropertyKey>): Found {
     let next: unknown = undefined;
     key = undefined;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = findPair(doc, node, String(seg));
       if (pair !== undefined) {
         key = isNode(pair.key) ? pair.key : undefined;
         const value = pair.value;
@@ -69,6 +112,13 @@ export function locate(
   if (offset === undefined) return { line: 1, column: 1 };
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
+}
+
+/** The node at `path` when the document holds every segment of it (aliases resolved). */
+export function nodeAt(doc: Document, path: ReadonlyArray<PropertyKey>): Node | undefined {
+  const found = walk(doc, path);
+  const node = found.complete ? found.node : undefined;
+  return isAlias(node) ? (node.resolve(doc) ?? undefined) : node;
 }
 
 /** The position of a character offset in the text. */

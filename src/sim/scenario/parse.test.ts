@@ -310,6 +310,8 @@ describe("validateScenario and formatScenarioError", () => {
         path: "machine.regions",
         message: "expected at least one region",
         kind: "schema",
+        code: "bad-value",
+        severity: "error",
       },
     ]);
   });
@@ -322,6 +324,8 @@ describe("validateScenario and formatScenarioError", () => {
       path: "steps[0].size",
       message: "m",
       kind: "schema",
+      code: "bad-value",
+      severity: "error",
     };
     expect(formatScenarioError(e)).toBe("a.yaml:3:7: steps[0].size: m");
     expect(formatScenarioError({ ...e, path: "" })).toBe("a.yaml:3:7: m");

@@ -132,7 +132,8 @@ describe("runScenario: expectError", () => {
   it("an unexpected failure is a failed expectation and stops the run", () => {
     const r = run(
       "{ op: alloc, target: system, size: 4K, as: a }",
-      "{ op: alloc, target: nowhere, size: 4K }",
+      // The target has 32 MiB: only the run can find that it cannot give 64 MiB.
+      "{ op: alloc, target: system, size: 64M }",
       "{ op: free, alloc: a }",
       "{ op: stats }",
     );
@@ -141,15 +142,15 @@ describe("runScenario: expectError", () => {
     expect(r.steps.map((s) => s.status)).toEqual(["ok", "failed", "skipped", "skipped"]);
     expect(r.steps[2]!.description).toBe("free a");
     expect(r.steps[1]!.error).toEqual({
-      code: "ENOENT",
-      message: 'ENOENT: no memory target named "nowhere" (have: system, mm)',
+      code: "ENOMEM",
+      message: "ENOMEM: system: no free block of 64 MiB (free 31 MiB + 1020 KiB, largest 16 MiB)",
     });
     expect(r.expectations.list).toEqual([
       {
         step: 1,
         passed: false,
         message:
-          'alloc 4 KiB from nowhere: step failed: ENOENT: no memory target named "nowhere" (have: system, mm)',
+          "alloc 64 MiB from system: step failed: ENOMEM: system: no free block of 64 MiB (free 31 MiB + 1020 KiB, largest 16 MiB)",
       },
     ]);
     // The statistics are those after the last step that ran: "a" is still allocated.

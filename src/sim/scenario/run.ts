@@ -109,6 +109,12 @@ export interface RunOptions {
    * point of the run, for `memweave who` / `graph --at-step N`.
    */
   readonly stopBefore?: number;
+  /**
+   * Called after each step, run or skipped, with how many steps are done and how many the
+   * scenario has: for a progress bar (`memweave run` on a terminal). It sees no machine and
+   * changes nothing, so the result is the same with it or without.
+   */
+  readonly onStep?: (done: number, total: number) => void;
 }
 
 /** The names a scenario binds (`as: buf`), and what they stand for. */
@@ -236,7 +242,13 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
 
   const steps: StepResult[] = [];
   let stoppedAt: number | undefined;
+  const total = scenario.steps.length;
+  const onStep = options.onStep;
   scenario.steps.forEach((step, index) => {
+    runStep(step, index);
+    onStep?.(index + 1, total);
+  });
+  function runStep(step: ScenarioStep, index: number): void {
     const definition = registry.get(step.op);
     const result: StepResult = {
       index,
@@ -294,7 +306,7 @@ export function runScenario(scenario: Scenario, options: RunOptions = {}): RunRe
       : want !== undefined
         ? "expected-error"
         : "ok";
-  });
+  }
   const events = tally.result();
   options.onFinish?.(built);
 

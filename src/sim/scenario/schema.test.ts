@@ -212,6 +212,12 @@ describe("the invalid examples", () => {
     "examples/invalid/unknown-table-in-step.yaml": [
       'examples/invalid/unknown-table-in-step.yaml:12:23: steps[0].table: no page table named "cpu_pt", did you mean "cpu-pt"?',
     ],
+    "examples/invalid/names.yaml": [
+      'examples/invalid/names.yaml:12:26: steps[0].target: no memory target named "sytem", did you mean "system"?',
+      "examples/invalid/names.yaml:13:52: steps[1].align: expected an alignment that is a power of two >= 4K",
+      'examples/invalid/names.yaml:15:24: steps[3].alloc: allocation "buf" was freed at steps[2]',
+      'examples/invalid/names.yaml:16:24: steps[4].addr: nothing named "fram" is bound by an earlier step, did you mean "frame"?',
+    ],
     "examples/invalid/many-errors.yaml": [
       "examples/invalid/many-errors.yaml:2:10: version:",
       "examples/invalid/many-errors.yaml:6:57: machine.regions[0].kind:",

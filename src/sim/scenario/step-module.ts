@@ -124,10 +124,63 @@ export interface FileProblem {
   readonly path?: DocPath;
 }
 
-/** A problem {@link StepDefinition.check} finds: a path within the step and a message. */
+/** How much a diagnostic matters: an error makes the scenario invalid; a warning does not. */
+export type DiagnosticSeverity = "error" | "warning";
+
+/**
+ * A problem {@link StepDefinition.check} finds: a path within the step and a message, and
+ * optionally a stable `code` (kebab-case, e.g. `"unknown-name"`; default `"bad-reference"`),
+ * its `severity` (default `"error"`) and the `suggestion` (the replacement a did-you-mean names).
+ */
 export interface StepProblem {
   readonly path: DocPath;
   readonly message: string;
+  readonly code?: string;
+  readonly severity?: DiagnosticSeverity;
+  readonly suggestion?: string;
+}
+
+/** A name a step binds to an object when it succeeds (`as: buf`), for the static check. */
+export interface NameBind {
+  /** Where the name is written in the step (`["as"]`). */
+  readonly path: DocPath;
+  readonly name: string;
+  readonly kind: ObjectKind<unknown>;
+  /**
+   * True if the step may succeed without binding it (an RPC whose `expect` is an error): later
+   * steps may then use it or bind it again without an error.
+   */
+  readonly conditional?: boolean;
+}
+
+/** A name a step looks up as an object of `kind` (`free`'s `alloc`), for the static check. */
+export interface NameUse {
+  readonly path: DocPath;
+  readonly name: string;
+  readonly kind: ObjectKind<unknown>;
+}
+
+/**
+ * What a step does with the scenario's names, for the static check (`static-check.ts`): the
+ * names it looks up, frees and binds, in that order. Address expressions (`buf+0x10`) anywhere
+ * in a step are found without a hook; so are machine names, which {@link StepDefinition.check}
+ * checks.
+ */
+export interface StepNames {
+  readonly uses?: readonly NameUse[];
+  /** Names whose object is gone once the step succeeds (`free`, `vcm.unreserve`). */
+  readonly frees?: readonly NameUse[];
+  readonly binds?: readonly NameBind[];
+  /**
+   * Names the step binds that only the run knows (a clone's reservations, `<clone>.res0`): every
+   * name starting with one of these prefixes may be bound after the step.
+   */
+  readonly bindsPrefixed?: readonly string[];
+  /**
+   * True if the step's named addresses name objects of its own system's machine section (GMEM's
+   * mappings), checked by its `check`, rather than names earlier steps bind.
+   */
+  readonly ownAddresses?: boolean;
 }
 
 /** A zod schema of one step: a strict object whose `op` is a literal. */
@@ -150,6 +203,20 @@ export interface StepDefinition<S extends StepSchema = StepSchema> {
    * rather than a failure when the step runs. Paths are relative to the step.
    */
   check?(step: z.output<S>, machine: BuiltMachine): readonly StepProblem[];
+  /**
+   * Optional: the names the step uses, frees and binds (see {@link StepNames}), so that the
+   * static check can follow names from step to step: a name used before any step binds it, after
+   * its object was freed, or as another kind of object is an error at its line and column. A
+   * step that binds names must give it (a step without it whose schema has an `as` key is taken
+   * to bind that name as an object of an unknown kind).
+   */
+  names?(step: z.output<S>): StepNames;
+  /**
+   * Optional: true when the step checks something (it records expectations) even without an
+   * `expect…` key or `expectError` (`expectIsolated`). A scenario none of whose steps checks
+   * anything is warned about.
+   */
+  expects?(step: z.output<S>): boolean;
   /**
    * Optional: the files the step reads (a trace), as written — relative to the scenario file's
    * folder. The file loader reads each before anything runs (an unreadable one is a load error

@@ -109,8 +109,10 @@ describe("data", () => {
 describe("formatting", () => {
   it("shows sizes exactly", () => {
     expect(showSize(65536)).toBe("64 KiB");
-    expect(showSize(0x112000)).toBe("1096 KiB");
-    expect(showSize(0x100001)).toBe("0x100001");
+    expect(showSize(0x112000)).toBe("1 MiB + 72 KiB");
+    expect(showSize(0x100001)).toBe("1 MiB + 1 B");
+    expect(showSize(0x10040)).toBe("64 KiB + 64 B");
+    expect(showSize(0x123456)).toBe("1193046 B");
     expect(hexBytes(new Uint8Array([1, 2, 3]), 2)).toBe("01 02 …");
   });
 

@@ -148,7 +148,7 @@ describe("the gunyah machine section", () => {
       "LEND NORMAL",
       "SHARED",
       "3",
-      "2052 KiB",
+      "2 MiB + 4 KiB",
       "2 regions from 0x80000000-0x801fffff",
       "vm128 rw accepted at 0x10000000000 +1",
     ]);

@@ -9,8 +9,8 @@ import { z } from "zod";
 import { fail, isMemweaveError } from "../../../base/errors.js";
 import type { RegionKind, RegionSpec } from "../../../phys/memory-map.js";
 import type { AllocatorKind, AllocatorSpec, TargetSpec } from "../../../phys/target.js";
-import { showSize } from "../format.js";
-import type { DocPath, StatCheck, StatisticsSubject } from "../machine-module.js";
+import { closest, showSize } from "../format.js";
+import type { BuiltMachine, DocPath, StatCheck, StatisticsSubject } from "../machine-module.js";
 import { defineMachineModule, fieldPath } from "../machine-module.js";
 import type { StoreStatistics, TargetStatistics } from "../statistics.js";
 import { compareStat, statisticsTables, targetStatistics } from "../statistics.js";
@@ -179,6 +179,20 @@ function targetKeys(f: Array<string | number>): Array<string | number> {
 }
 
 /** The machine module of physical memory: regions and memory targets. */
+/**
+ * Load-time check that the machine has a memory target `name`: ENOENT naming the targets there
+ * are, with a suggestion (`sytem`: did you mean "system"?).
+ */
+export function checkTarget(machine: BuiltMachine, name: string): void {
+  const known = machine.platform.targets().map((t) => t.name);
+  if (known.includes(name)) return;
+  const near = closest(name, known);
+  fail(
+    "ENOENT",
+    `no memory target named "${name}"${near !== undefined ? `, did you mean "${near}"?` : ""} (have: ${known.join(", ") || "none"})`,
+  );
+}
+
 export const physMachine = defineMachineModule({
   name: "phys",
   shape: {
@@ -295,6 +309,7 @@ export const physMachine = defineMachineModule({
         },
       ],
       needsChecks: false,
+      reference: checkTarget,
       view: (m, name) => targetStatistics(m.platform.target(name)),
       group: "targets",
     } satisfies StatisticsSubject<TargetStatistics>,

@@ -130,7 +130,11 @@ export function checkReferences(
       REFERENCES[kind](machine, name);
     } catch (e) {
       if (!isMemweaveError(e)) throw e;
-      problems.push({ path: [field], message: e.detail });
+      problems.push({
+        path: [field],
+        message: e.detail,
+        code: e.code === "ENOENT" ? "unknown-name" : "wrong-kind",
+      });
     }
   }
   return problems;

@@ -8,7 +8,6 @@
  * `memweave dump`.
  */
 import { hex, hexRange } from "../../../base/address.js";
-import { formatSizeShort } from "../../../base/size.js";
 import type { BusMasterStats } from "../../../devices/bus-master.js";
 import type { Platform } from "../../../devices/platform.js";
 import type { Device, DeviceCapabilities, RegimeInfo } from "../../../devices/registry.js";
@@ -346,15 +345,15 @@ export function pageTablesStatistics(objects: MachineObjects): PageTableStatisti
   return objects.list(PAGE_TABLE).map(({ name, value }) => pageTableStatistics(name, value));
 }
 
-/** Leaves by size in one cell: `4K:4 1M:1`. */
+/** Leaves by size in one cell: `4×4 KiB + 1×1 MiB`. */
 export function showLeaves(leaves: PageTableStatistics["leaves"]): string {
   if (leaves.length === 0) return "none";
   return leaves
     .map(
       (l) =>
-        `${formatSizeShort(l.size)}:${l.count}${l.entries > l.count ? ` (${l.entries} entries)` : ""}`,
+        `${l.count}×${showSize(l.size)}${l.entries > l.count ? ` (${l.entries} entries)` : ""}`,
     )
-    .join(" ");
+    .join(" + ");
 }
 
 const dash = (n: number | undefined): string => (n === undefined ? "-" : String(n));

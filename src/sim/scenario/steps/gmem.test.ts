@@ -123,8 +123,8 @@ describe("gmem.access, gmem.stats", () => {
       "deviceFaults: expected 2, got 1",
     ]);
     expect(errors("{ op: gmem.access, who: gpu1, access: r, va: bu }")).toEqual([
-      '20:29 steps[0].who: no cpu or accelerator "gpu1" in machine.gmem (have: cpu, gpu0)',
-      '20:50 steps[0].va: no mapping named "bu" (mappings: buf)',
+      '20:29 steps[0].who: no cpu or accelerator "gpu1" in machine.gmem, did you mean "gpu0"? (have: cpu, gpu0)',
+      '20:50 steps[0].va: no mapping named "bu", did you mean "buf"? (mappings: buf)',
     ]);
     expect(errors('{ op: gmem.access, who: cpu, access: w, va: buf, expect: "00" }')).toEqual([
       "20:62 steps[0].expect: expect is for reads (a write writes data)",
@@ -246,6 +246,8 @@ describe("trace files through the loader", () => {
         path: "steps[0].file",
         message: 'op must be "r" or "w", got "x"',
         kind: "schema",
+        code: "bad-file",
+        severity: "error",
       },
     ]);
 

@@ -63,11 +63,17 @@ import {
   TRACE_KINDS,
 } from "../../../gmem/trace/spec.js";
 import type { TraceCursor } from "../../../gmem/trace/types.js";
-import { hexBytes } from "../format.js";
+import { closest, hexBytes } from "../format.js";
 import type { BuiltMachine } from "../machine-module.js";
 import type { ScenarioGmem } from "../machine/gmem.js";
 import { gmemOf, settingsSchema } from "../machine/gmem.js";
-import type { StepContext, StepModule, StepProblem, StepReport } from "../step-module.js";
+import type {
+  StepContext,
+  StepDefinition,
+  StepModule,
+  StepProblem,
+  StepReport,
+} from "../step-module.js";
 import { defineStep } from "../step-module.js";
 import type { AddressExpr } from "../values.js";
 import {
@@ -92,25 +98,40 @@ function checkGmem(
 ): StepProblem[] {
   const g = gmemOf(machine);
   if (g === undefined)
-    return [{ path: ["op"], message: "the machine has no gmem section (machine.gmem)" }];
+    return [
+      {
+        path: ["op"],
+        code: "missing-section",
+        message: "the machine has no gmem section (machine.gmem)",
+      },
+    ];
   const out: StepProblem[] = [];
   for (const [key, kind, value] of names) {
     if (value === undefined) continue;
     if (kind === "address") {
       const a = value as AddressExpr;
-      if (a.kind === "allocation" && !g.mappings.has(a.name))
+      if (a.kind === "allocation" && !g.mappings.has(a.name)) {
+        const near = closest(a.name, [...g.mappings.keys()]);
         out.push({
           path: [key],
-          message: `no mapping named "${a.name}" (mappings: ${[...g.mappings.keys()].join(", ") || "none"})`,
+          code: "unknown-name",
+          message: `no mapping named "${a.name}"${near !== undefined ? `, did you mean "${near}"?` : ""} (mappings: ${[...g.mappings.keys()].join(", ") || "none"})`,
+          ...(near !== undefined ? { suggestion: near } : {}),
         });
+      }
     } else {
       const who = value as string;
       const ok = (kind === "who" && who === "cpu") || g.devices.includes(who);
-      if (!ok)
+      if (!ok) {
+        const have = [...(kind === "who" ? ["cpu"] : []), ...g.devices];
+        const near = closest(who, have);
         out.push({
           path: [key],
-          message: `no ${kind === "who" ? "cpu or " : ""}accelerator "${who}" in machine.gmem (have: ${[...(kind === "who" ? ["cpu"] : []), ...g.devices].join(", ") || "none"})`,
+          code: "unknown-name",
+          message: `no ${kind === "who" ? "cpu or " : ""}accelerator "${who}" in machine.gmem${near !== undefined ? `, did you mean "${near}"?` : ""} (have: ${have.join(", ") || "none"})`,
+          ...(near !== undefined ? { suggestion: near } : {}),
         });
+      }
     }
   }
   return out;
@@ -875,15 +896,25 @@ const stats = defineStep({
 });
 
 /** The GMEM steps. */
+/**
+ * A GMEM step for the static check: its named addresses (`va: buf+4K`) name the mappings of
+ * `machine.gmem`, which its `check` checks, not names earlier steps bind.
+ */
+function inGmemSpace(d: StepDefinition): StepDefinition {
+  return { ...d, names: () => ({ ownAddresses: true }) };
+}
+
 export const gmemSteps: StepModule = {
   name: "gmem",
   namespace: "gmem",
-  ops: {
-    "gmem.access": access,
-    "gmem.advise": advise,
-    "gmem.memcpy": memcpy,
-    "gmem.stats": stats,
-    "gmem.trace": trace,
-    "gmem.compare": compare,
-  },
+  ops: Object.fromEntries(
+    Object.entries({
+      "gmem.access": access,
+      "gmem.advise": advise,
+      "gmem.memcpy": memcpy,
+      "gmem.stats": stats,
+      "gmem.trace": trace,
+      "gmem.compare": compare,
+    } as Record<string, StepDefinition>).map(([op, d]) => [op, inGmemSpace(d)]),
+  ),
 };

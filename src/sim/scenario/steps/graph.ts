@@ -201,6 +201,7 @@ const expectIsolated = defineStep({
     }),
   describe: (s) =>
     `expect ${s.masters.join(", ")} isolated from ${showAddress(s.addr)}${s.size !== undefined ? `+${showSize(s.size)}` : ""}`,
+  expects: () => true,
   check: (step, machine) =>
     step.masters.flatMap((m, i) =>
       checkReferences(machine, [["masters", "bus master", m]]).map((p) => ({

@@ -87,6 +87,7 @@ export function checkGunyah(op: string, machine: BuiltMachine): StepProblem[] {
     ? [
         {
           path: ["op"],
+          code: "missing-section",
           message: `${op} needs the machine's "gunyah" section (the hypervisor and its RM)`,
         },
       ]

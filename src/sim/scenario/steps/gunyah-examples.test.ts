@@ -86,7 +86,7 @@ describe("the Gunyah examples", () => {
       "teardown of vm128: VM_STOP OK; VM_RESET OK; MEM_RECLAIM 0 OK; MEM_RECLAIM 1 OK; VM_DEALLOCATE OK; nothing stranded",
     );
     expect(summaryOf(r, 28)).toMatch(
-      /stranded: region 0 \(handle 2, 0x92000000\+0x200000\): MEM_INUSE/,
+      /stranded: region 0 \(handle 2, 0x92000000\+2 MiB\): MEM_INUSE/,
     );
   });
 });

@@ -24,7 +24,7 @@ describe("gunyah.lend / share / donate", () => {
     );
     expect(failures(r)).toEqual([]);
     const lend = stepOf(r, 1);
-    expect(lend.description).toBe("MEM_LEND 0x80000000+2M from hlos to guest rwx as p");
+    expect(lend.description).toBe("MEM_LEND 0x80000000+2 MiB from hlos to guest rwx as p");
     expect(lend.summary).toBe(
       "MEM_LEND from hlos (1 entry): handle 0: 2 MiB in 1 region, ACL vm128 rwx, SHARING",
     );

@@ -13,7 +13,7 @@ import { MEM_ATTR, MEM_TYPE, TRANS_TYPE } from "../../../gunyah/rm/types.js";
 import { OS_STATUS } from "../../../gunyah/wire/vm.js";
 import type { RmError } from "../../../gunyah/rm/types.js";
 import { RM_ERROR_CODES } from "../../../gunyah/wire/errors.js";
-import { closest, showValue } from "../format.js";
+import { closest, showSize, showValue } from "../format.js";
 import type { AddressExpr } from "../values.js";
 import {
   addressSchema,
@@ -95,6 +95,28 @@ export function showFlags(flags: Readonly<Record<string, number>>, word: number)
 /** A VM as a step writes it. */
 export type VmRef = { readonly vmid: number } | { readonly name: string };
 
+/**
+ * The references the schemas made, wherever in a step they are (an ACL's `vm`, an expected
+ * `vmid`), so the static check finds every name a step resolves without knowing its fields.
+ */
+const VM_REFS = new WeakSet<object>();
+const PARCEL_REFS = new WeakSet<object>();
+
+/** True if `v` is a VM reference a schema of these steps made. */
+export function isVmRef(v: unknown): v is VmRef {
+  return typeof v === "object" && v !== null && VM_REFS.has(v);
+}
+
+/** True if `v` is a parcel reference a schema of these steps made. */
+export function isParcelRef(v: unknown): v is ParcelRef {
+  return typeof v === "object" && v !== null && PARCEL_REFS.has(v);
+}
+
+function marked<T extends object>(set: WeakSet<object>, ref: T): T {
+  set.add(ref);
+  return ref;
+}
+
 export const vmRefSchema = z
   .union([z.number().int().min(0).max(0xffff), z.string().min(1)], {
     error: (i) =>
@@ -102,7 +124,7 @@ export const vmRefSchema = z
         ? undefined
         : `expected a VM: hlos, vm<vmid> (vm128), a name bound by gunyah.vmAllocate, or a VMID, got ${showValue(i.input)}`,
   })
-  .transform((v): VmRef => (typeof v === "number" ? { vmid: v } : { name: v }))
+  .transform((v): VmRef => marked(VM_REFS, typeof v === "number" ? { vmid: v } : { name: v }))
   .meta({
     description:
       "A VM: hlos (the host, VMID 3), vm<vmid> (vm128 is VMID 0x80), a name bound by gunyah.vmAllocate, or a VMID.",
@@ -122,7 +144,9 @@ export const parcelRefSchema = z
         ? undefined
         : `expected a parcel: a handle (a number) or a name bound by a create step, got ${showValue(i.input)}`,
   })
-  .transform((v): ParcelRef => (typeof v === "number" ? { handle: v } : { name: v }))
+  .transform((v): ParcelRef =>
+    marked(PARCEL_REFS, typeof v === "number" ? { handle: v } : { name: v }),
+  )
   .meta({
     description: "A parcel: its handle, or the name a gunyah.lend / share / donate bound (as).",
   });
@@ -231,18 +255,8 @@ export function showSgl(items: readonly SglItem[]): string {
   const first = items[0];
   if (first === undefined) return "no memory";
   const at = showAddress((first.ipa ?? first.from) as AddressExpr);
-  if (n === 1) return `${at}+${showSizeShort(first.size)}`;
+  if (n === 1) return `${at}+${showSize(first.size)}`;
   return `${n} entries from ${at}`;
-}
-
-function showSizeShort(n: number): string {
-  for (const [u, s] of [
-    ["G", 2 ** 30],
-    ["M", 2 ** 20],
-    ["K", 1024],
-  ] as const)
-    if (n >= s && n % s === 0) return `${n / s}${u}`;
-  return hex(n);
 }
 
 /** The `as` of a step. */

@@ -83,7 +83,7 @@ describe("the VM manager's steps", () => {
     ]);
     const s = stepOf(r, 9);
     expect(s.summary).toBe(
-      "teardown of vm128: VM_RESET VM_STATE (-EBADMSG); MEM_RECLAIM 0 MEM_INUSE (-EINVAL); VM_DEALLOCATE VM_STATE (-EBADMSG); stranded: region 0 (handle 0, 0x90000000+0x200000): MEM_INUSE (-EINVAL)",
+      "teardown of vm128: VM_RESET VM_STATE (-EBADMSG); MEM_RECLAIM 0 MEM_INUSE (-EINVAL); VM_DEALLOCATE VM_STATE (-EBADMSG); stranded: region 0 (handle 0, 0x90000000+2 MiB): MEM_INUSE (-EINVAL)",
     );
     expect(s.tables?.map((t) => t.title)).toEqual([
       "teardown of vm128",

@@ -364,7 +364,7 @@ const vmmTeardown = defineGunyahStep({
     }
     const stranded = t.stranded.map(
       (s) =>
-        `region ${s.label} (handle ${s.handle}, ${hex(s.userspaceAddr)}+${hex(s.size)}): ${s.error}`,
+        `region ${s.label} (handle ${s.handle}, ${hex(s.userspaceAddr)}+${showSize(s.size)}): ${s.error}`,
     );
     return {
       summary: `${head}: ${showTeardown(t)}; ${stranded.length > 0 ? `stranded: ${stranded.join("; ")}` : "nothing stranded"}`,
@@ -383,7 +383,7 @@ const vmmTeardown = defineGunyahStep({
                 rows: t.stranded.map((s) => [
                   String(s.label),
                   String(s.handle),
-                  `${hex(s.userspaceAddr)}+${hex(s.size)}`,
+                  `${hex(s.userspaceAddr)}+${showSize(s.size)}`,
                   s.error,
                 ]),
               },

@@ -20,7 +20,9 @@ import { z } from "zod";
 import { hex } from "../../../base/address.js";
 import { describeChunks } from "../../../phys/allocator.js";
 import type { AllocOptions, PhysAllocation } from "../../../phys/target.js";
+import { isMemweaveError } from "../../../base/errors.js";
 import { hexBytes, showSize } from "../format.js";
+import { checkTarget } from "../machine/phys.js";
 import { objectKind } from "../machine-module.js";
 import type { StepModule } from "../step-module.js";
 import { defineStep, PHYSICAL } from "../step-module.js";
@@ -62,10 +64,16 @@ const alloc = defineStep({
       op: z.literal("alloc"),
       target: targetName,
       size: sizeSchema.meta({ description: "Bytes to allocate." }),
-      align: sizeSchema.optional().meta({
-        description:
-          "Alignment of the allocation (a power of two >= 4K; buddy, contiguous, and contiguous chunk-pool requests).",
-      }),
+      align: sizeSchema
+        .refine((n) => n >= 4096 && 2 ** Math.round(Math.log2(n)) === n, {
+          error: (issue) =>
+            `expected an alignment that is a power of two >= 4K (4K, 64K, 1M, …), got ${typeof issue.input === "number" ? showSize(issue.input) : String(issue.input)}`,
+        })
+        .optional()
+        .meta({
+          description:
+            "Alignment of the allocation (a power of two >= 4K; buddy, contiguous, and contiguous chunk-pool requests).",
+        }),
       contiguous: z.boolean().optional().meta({
         description: "chunk-pool only: serve the request as one chunk from the contiguous pool.",
       }),
@@ -91,6 +99,17 @@ const alloc = defineStep({
       (step.as !== undefined ? ` as ${step.as}` : "")
     );
   },
+  check(step, machine) {
+    try {
+      checkTarget(machine, step.target);
+      return [];
+    } catch (e) {
+      if (!isMemweaveError(e)) throw e;
+      return [{ path: ["target"], message: e.detail }];
+    }
+  },
+  names: (step) =>
+    step.as !== undefined ? { binds: [{ path: ["as"], name: step.as, kind: ALLOCATION }] } : {},
   run(ctx, step) {
     if (step.as !== undefined) ctx.checkName(step.as);
     const options: AllocOptions = {};
@@ -130,6 +149,7 @@ const free = defineStep({
         "Free a named allocation. Freeing it again fails with EINVAL (unknown or already freed).",
     }),
   describe: (step) => `free ${step.alloc}`,
+  names: (step) => ({ frees: [{ path: ["alloc"], name: step.alloc, kind: ALLOCATION }] }),
   run(ctx, step) {
     const a = ctx.lookup(step.alloc, ALLOCATION);
     ctx.platform.free(a);

@@ -126,6 +126,7 @@ export function createStatisticsSteps(modules: readonly MachineModule[]): StepMo
           if (step[u.key] !== undefined) parts.push(u.describe(step[u.key] as number));
       return `expect ${parts.join("; ")}`;
     },
+    expects: () => true,
     check: (raw, machine) => referenceProblems(subjects, raw as Step, machine),
     run(ctx, raw) {
       const step = raw as Step;

@@ -59,7 +59,7 @@ describe("map, access: the same bytes through two tables", () => {
       "{ op: access, device: cpu0, kind: read, va: 0x4000_2000, expect: { text: hi } }",
     );
     expect(failures(r)).toEqual([]);
-    expect(step(r, 1).summary).toBe("0x40000000-0x40003fff -> 0x80000000: 4×4K");
+    expect(step(r, 1).summary).toBe("0x40000000-0x40003fff -> 0x80000000: 4×4 KiB");
     expect(step(r, 2).output).toMatchObject({ leaves: [{ size: 1 << 20, count: 1 }] });
     // The write crosses a page boundary: two translations (two 4K pages), the first missing.
     expect(step(r, 3).output).toEqual({

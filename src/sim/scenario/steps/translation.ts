@@ -38,13 +38,12 @@ import { hex, hexRange } from "../../../base/address.js";
 import type { MemweaveError } from "../../../base/errors.js";
 import { fail, isMemweaveError } from "../../../base/errors.js";
 import type { Json } from "../../../base/events.js";
-import { formatSizeShort } from "../../../base/size.js";
 import { AccessFaultError, faultToJson } from "../../../devices/bus-master.js";
 import type { AccessOptions } from "../../../devices/bus-master.js";
 import type { Fault } from "../../../mmu/regime.js";
 import { describeTranslation } from "../../../mmu/dump.js";
 import type { PageTable } from "../../../mmu/page-table.js";
-import { formatAttributes, formatProt } from "../../../mmu/prot.js";
+import { formatAttributes, formatProt, PROT } from "../../../mmu/prot.js";
 import type { Tlb } from "../../../mmu/tlb.js";
 import { formatPerm } from "../../../mmu/tlb.js";
 import { FAULT_NAMES, FAULT_NONE, geometryOf, walkTable, WalkOut } from "../../../mmu/walk.js";
@@ -61,8 +60,9 @@ import {
   pageTableNamed,
   smmuNamed,
 } from "../machine/translation.js";
+import type { BuiltMachine } from "../machine-module.js";
 import { deviceAddressSpaces } from "../machine-module.js";
-import type { StepContext, StepModule, StepReport } from "../step-module.js";
+import type { StepContext, StepModule, StepProblem, StepReport } from "../step-module.js";
 import { defineStep, PHYSICAL } from "../step-module.js";
 import type { AddressExpr } from "../values.js";
 import {
@@ -181,7 +181,26 @@ function leavesIn(
 }
 
 function showLeafCounts(leaves: ReadonlyArray<{ size: number; count: number }>): string {
-  return leaves.map((l) => `${l.count}×${formatSizeShort(l.size)}`).join(" + ") || "no leaves";
+  return leaves.map((l) => `${l.count}×${showSize(l.size)}`).join(" + ") || "no leaves";
+}
+
+/**
+ * The warning for a write-only `prot` on a stage-1 table: LPAE stage 1 and v7s have no
+ * write-only permission (their AP bits give read always), so the mapping is readable and
+ * writable. Stage 2 (S2AP) can express it.
+ */
+function protWidened(machine: BuiltMachine, name: string, prot: number): StepProblem[] {
+  if (!machine.objects.has(PAGE_TABLE, name)) return [];
+  const table = pageTableNamed(machine.objects, name);
+  if (table.format.stage !== 1 || (prot & PROT.READ) !== 0 || (prot & PROT.WRITE) === 0) return [];
+  return [
+    {
+      path: ["prot"],
+      code: "prot-widened",
+      severity: "warning",
+      message: `write-only prot (${formatProt(prot)}) on page table "${name}" (${table.format.name}): a stage-1 format cannot express write-only, so the mapping is readable and writable (${formatProt(prot | PROT.READ)})`,
+    },
+  ];
 }
 
 const map = defineStep({
@@ -205,7 +224,10 @@ const map = defineStep({
     }),
   describe: (step) =>
     `map ${showSize(step.size)} at ${showAddress(step.va)} -> ${showAddress(step.pa)} (${formatProt(step.prot)}) in ${step.table}`,
-  check: (step, machine) => checkReferences(machine, [["table", "table", step.table]]),
+  check: (step, machine) => [
+    ...checkReferences(machine, [["table", "table", step.table]]),
+    ...protWidened(machine, step.table, step.prot),
+  ],
   run(ctx, step) {
     const table = pageTableNamed(ctx.objects, step.table);
     const va = tableInput(ctx, step.va);
@@ -275,7 +297,10 @@ const protect = defineStep({
     }),
   describe: (step) =>
     `protect ${showSize(step.size)} at ${showAddress(step.va)} in ${step.table} as ${formatProt(step.prot)}`,
-  check: (step, machine) => checkReferences(machine, [["table", "table", step.table]]),
+  check: (step, machine) => [
+    ...checkReferences(machine, [["table", "table", step.table]]),
+    ...protWidened(machine, step.table, step.prot),
+  ],
   run(ctx, step) {
     const table = pageTableNamed(ctx.objects, step.table);
     const va = tableInput(ctx, step.va);
@@ -585,7 +610,7 @@ const translate = defineStep({
       if (probe.hit !== undefined) output.hit = probe.hit;
       if (probe.attributes !== undefined) output.attributes = probe.attributes;
       return {
-        summary: `${hex(va)} -> ${hex(probe.pa)} (${formatSizeShort(probe.size)}, ${probe.attributes ?? probe.perm}${hit})`,
+        summary: `${hex(va)} -> ${hex(probe.pa)} (${showSize(probe.size)}, ${probe.attributes ?? probe.perm}${hit})`,
         output,
       };
     }

@@ -450,6 +450,13 @@ describe("vcm steps: load errors", () => {
         "{ op: vcm.hook, device: smmu0/vfe, answer: retry }",
       ),
     ).toEqual([
+      // The static check also finds that no step bound the VCM "v".
+      at(
+        0,
+        27,
+        "steps[0].vcm",
+        'no VCM named "v" is bound by an earlier step (bound by then: none)',
+      ),
       at(
         0,
         38,

@@ -108,11 +108,19 @@ import {
   VcmManager,
 } from "../../../vcm/index.js";
 import { closest, showSize } from "../format.js";
-import type { BuiltMachine } from "../machine-module.js";
+import type { BuiltMachine, ObjectKind } from "../machine-module.js";
 import { deviceAddressSpaces, objectKind } from "../machine-module.js";
 import type { ScenarioVcm } from "../machine/vcm.js";
 import { memtypeSchema, scenarioVcm, vcmTable } from "../machine/vcm.js";
-import type { StepContext, StepModule, StepProblem, StepReport } from "../step-module.js";
+import type {
+  NameUse,
+  StepContext,
+  StepDefinition,
+  StepModule,
+  StepNames,
+  StepProblem,
+  StepReport,
+} from "../step-module.js";
 import { defineStep, PHYSICAL } from "../step-module.js";
 import type { AddressExpr } from "../values.js";
 import {
@@ -340,7 +348,13 @@ type VcmRef = readonly [field: string, kind: "device" | "context", name: string 
 function checkVcm(op: string, machine: BuiltMachine, refs: readonly VcmRef[] = []): StepProblem[] {
   const v = scenarioVcm(machine.objects);
   if (v === undefined)
-    return [{ path: ["op"], message: `${op} needs the machine's "vcm" section (the VCM manager)` }];
+    return [
+      {
+        path: ["op"],
+        code: "missing-section",
+        message: `${op} needs the machine's "vcm" section (the VCM manager)`,
+      },
+    ];
   const problems: StepProblem[] = [];
   const contexts = v.manager.devices.instances().map((d) => d.name);
   for (const [field, kind, name] of refs) {
@@ -363,6 +377,8 @@ function checkVcm(op: string, machine: BuiltMachine, refs: readonly VcmRef[] = [
       const near = e.code === "ENOENT" ? closest(name, known) : undefined;
       problems.push({
         path: [field],
+        code: e.code === "ENOENT" ? "unknown-name" : "bad-reference",
+        ...(near !== undefined ? { suggestion: near } : {}),
         message:
           e.code === "ENOENT"
             ? `no VCM ${kind === "device" ? "device" : "SMMU context"} named "${name}"${near !== undefined ? `, did you mean "${near}"?` : ""} (have: ${known.join(", ") || "none"})`
@@ -1754,49 +1770,136 @@ const smmuInfo = defineStep({
 });
 
 /** The VCM steps. */
+/** The names a VCM step uses, frees and binds: `[field, kind]` of each, by op. */
+interface VcmNames {
+  readonly uses?: ReadonlyArray<readonly [string, ObjectKind<unknown>]>;
+  readonly frees?: ReadonlyArray<readonly [string, ObjectKind<unknown>]>;
+  /** The kind `as` binds. */
+  readonly binds?: ObjectKind<unknown>;
+}
+
+const VCM_NAMES: { readonly [op: string]: VcmNames } = {
+  "vcm.create": { binds: VCM },
+  "vcm.createFromPrebuilt": { binds: VCM },
+  "vcm.clone": { uses: [["vcm", VCM]], binds: VCM },
+  "vcm.free": { frees: [["vcm", VCM]] },
+  "vcm.reserve": { uses: [["vcm", VCM]], binds: RESERVATION },
+  "vcm.reserveAt": { uses: [["vcm", VCM]], binds: RESERVATION },
+  "vcm.reserveFromBound": { uses: [["bound", BOUND]], binds: RESERVATION },
+  "vcm.createBound": { uses: [["vcm", VCM]], binds: BOUND },
+  "vcm.freeBound": { frees: [["bound", BOUND]] },
+  "vcm.unreserve": { frees: [["res", RESERVATION]] },
+  "vcm.setResAttr": { uses: [["res", RESERVATION]] },
+  "vcm.physAlloc": { binds: PHYSMEM },
+  "vcm.mapPhysAddr": { binds: PHYSMEM },
+  "vcm.physFree": { frees: [["physmem", PHYSMEM]] },
+  "vcm.back": {
+    uses: [
+      ["res", RESERVATION],
+      ["physmem", PHYSMEM],
+    ],
+  },
+  "vcm.unback": { uses: [["res", RESERVATION]] },
+  "vcm.assoc": { uses: [["vcm", VCM]], binds: ASSOCIATION },
+  "vcm.deassoc": { frees: [["assoc", ASSOCIATION]] },
+  "vcm.activate": { uses: [["assoc", ASSOCIATION]] },
+  "vcm.deactivate": { uses: [["assoc", ASSOCIATION]] },
+  "vcm.setAssocAttr": { uses: [["assoc", ASSOCIATION]] },
+  "vcm.copy": {
+    uses: [
+      ["to", RESERVATION],
+      ["from", RESERVATION],
+    ],
+  },
+  "vcm.translate": {
+    uses: [
+      ["from", VCM],
+      ["to", VCM],
+    ],
+  },
+  "vcm.resInfo": { uses: [["res", RESERVATION]] },
+  "vcm.vcmInfo": { uses: [["vcm", VCM]] },
+  "vcm.resAt": { uses: [["vcm", VCM]] },
+  "vcm.assocInfo": { uses: [["assoc", ASSOCIATION]] },
+  "vcm.physInfo": { uses: [["physmem", PHYSMEM]] },
+  "vcm.boundInfo": { uses: [["bound", BOUND]] },
+};
+
+/**
+ * A VCM step with its {@link StepNames}, for the static check: what {@link VCM_NAMES} says of
+ * its op; a clone also binds its reservations and bounds under `<clone>.` names the manager
+ * gives them.
+ */
+function withNames(op: string, d: StepDefinition): StepDefinition {
+  const n = VCM_NAMES[op];
+  if (n === undefined) return { ...d, names: () => ({}) };
+  const refs = (list: VcmNames["uses"], step: Record<string, unknown>): NameUse[] =>
+    (list ?? []).flatMap(([field, kind]) =>
+      typeof step[field] === "string" ? [{ path: [field], name: step[field], kind }] : [],
+    );
+  return {
+    ...d,
+    names(step): StepNames {
+      const s = step;
+      const as = typeof s.as === "string" ? s.as : undefined;
+      return {
+        uses: refs(n.uses, s),
+        frees: refs(n.frees, s),
+        binds:
+          n.binds !== undefined && as !== undefined
+            ? [{ path: ["as"], name: as, kind: n.binds }]
+            : [],
+        ...(op === "vcm.clone" && as !== undefined ? { bindsPrefixed: [`${as}.`] } : {}),
+      };
+    },
+  };
+}
+
 export const vcmSteps: StepModule = {
   name: "vcm",
   namespace: "vcm",
-  ops: {
-    "vcm.create": create,
-    "vcm.createFromPrebuilt": createFromPrebuilt,
-    "vcm.clone": clone,
-    "vcm.free": free,
-    "vcm.reserve": reserve,
-    "vcm.reserveAt": reserveAt,
-    "vcm.reserveFromBound": reserveFromBound,
-    "vcm.createBound": createBound,
-    "vcm.freeBound": freeBound,
-    "vcm.unreserve": unreserve,
-    "vcm.setResAttr": setResAttr,
-    "vcm.physAlloc": physAlloc,
-    "vcm.mapPhysAddr": mapPhysAddr,
-    "vcm.physFree": physFree,
-    "vcm.back": back,
-    "vcm.unback": unback,
-    "vcm.assoc": assoc,
-    "vcm.deassoc": deassoc,
-    "vcm.activate": activate,
-    "vcm.deactivate": deactivate,
-    "vcm.setAssocAttr": setAssocAttr,
-    "vcm.copy": copy,
-    "vcm.translate": translate,
-    "vcm.physRes": physRes,
-    "vcm.devAddrToPhys": devAddrToPhys,
-    "vcm.hook": hook,
-    "vcm.hwVer": hwVer,
-    "vcm.resInfo": resInfo,
-    "vcm.vcmInfo": vcmInfo,
-    "vcm.resAt": resAt,
-    "vcm.assocInfo": assocInfo,
-    "vcm.physInfo": physInfo,
-    "vcm.boundInfo": boundInfo,
-    "vcm.hookInfo": hookInfo,
-    "vcm.contRegion": contRegion,
-    "vcm.minPageSize": minPageSize,
-    "vcm.smmuMap": smmuMap,
-    "vcm.smmuUnmap": smmuUnmap,
-    "vcm.smmuTranslate": smmuTranslate,
-    "vcm.smmuInfo": smmuInfo,
-  },
+  ops: Object.fromEntries(
+    Object.entries({
+      "vcm.create": create,
+      "vcm.createFromPrebuilt": createFromPrebuilt,
+      "vcm.clone": clone,
+      "vcm.free": free,
+      "vcm.reserve": reserve,
+      "vcm.reserveAt": reserveAt,
+      "vcm.reserveFromBound": reserveFromBound,
+      "vcm.createBound": createBound,
+      "vcm.freeBound": freeBound,
+      "vcm.unreserve": unreserve,
+      "vcm.setResAttr": setResAttr,
+      "vcm.physAlloc": physAlloc,
+      "vcm.mapPhysAddr": mapPhysAddr,
+      "vcm.physFree": physFree,
+      "vcm.back": back,
+      "vcm.unback": unback,
+      "vcm.assoc": assoc,
+      "vcm.deassoc": deassoc,
+      "vcm.activate": activate,
+      "vcm.deactivate": deactivate,
+      "vcm.setAssocAttr": setAssocAttr,
+      "vcm.copy": copy,
+      "vcm.translate": translate,
+      "vcm.physRes": physRes,
+      "vcm.devAddrToPhys": devAddrToPhys,
+      "vcm.hook": hook,
+      "vcm.hwVer": hwVer,
+      "vcm.resInfo": resInfo,
+      "vcm.vcmInfo": vcmInfo,
+      "vcm.resAt": resAt,
+      "vcm.assocInfo": assocInfo,
+      "vcm.physInfo": physInfo,
+      "vcm.boundInfo": boundInfo,
+      "vcm.hookInfo": hookInfo,
+      "vcm.contRegion": contRegion,
+      "vcm.minPageSize": minPageSize,
+      "vcm.smmuMap": smmuMap,
+      "vcm.smmuUnmap": smmuUnmap,
+      "vcm.smmuTranslate": smmuTranslate,
+      "vcm.smmuInfo": smmuInfo,
+    } as Record<string, StepDefinition>).map(([op, d]) => [op, withNames(op, d)]),
+  ),
 };
