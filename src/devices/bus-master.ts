@@ -47,6 +47,15 @@
 import type { AddrArg, AddrSpace, PhysAddr } from "../base/address.js";
 import { hex, hexRange } from "../base/address.js";
 import { fail, MemweaveError } from "../base/errors.js";
+import {
+  allocBytes,
+  checkAddress,
+  checkBuffer,
+  checkBytes,
+  checkFunction,
+  checkLength,
+  checkOptions,
+} from "../base/validate.js";
 import type { EventChannel } from "../base/events.js";
 import type { Disposable } from "../base/lifetime.js";
 import { toDisposable } from "../base/lifetime.js";
@@ -267,6 +276,7 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
    * Add a fault handler, called after those added before; disposing the result removes it.
    */
   addFaultHandler(handler: FaultHandler): Disposable {
+    checkFunction(`${this.name}: addFaultHandler`, "handler", handler);
     this.handlers.push(handler);
     return toDisposable(() => {
       const i = this.handlers.indexOf(handler);
@@ -276,16 +286,21 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
 
   /** Read `length` bytes at `addr` (an instruction fetch with `exec`). */
   read(addr: AddrArg<In>, length: number, opts: AccessOptions = {}): Uint8Array {
-    if (!Number.isSafeInteger(length) || length < 0)
-      fail("EINVAL", `${this.name}: read of ${String(length)} bytes at ${String(addr)}`);
-    return this.readInto(addr, new Uint8Array(length), opts);
+    checkAddress(`${this.name}: read`, "addr", addr);
+    checkLength(`${this.name}: read`, "length", length);
+    return this.readInto(addr, allocBytes(`${this.name}: read`, length), opts);
   }
 
   /** Read `out.length` bytes at `addr` into `out`; returns `out`. */
   readInto(addr: AddrArg<In>, out: Uint8Array, opts: AccessOptions = NO_OPTIONS): Uint8Array {
     // The hit path, kept small so that it inlines: a TLB entry that keeps its host page.
     const regime = this.hostRegime;
-    if (regime !== undefined && opts === NO_OPTIONS && this.accessEvents.interest === 0) {
+    if (
+      regime !== undefined &&
+      opts === NO_OPTIONS &&
+      out instanceof Uint8Array &&
+      this.accessEvents.interest === 0
+    ) {
       const n = out.length;
       const page = this.hitPage(regime, addr, this.defaultPrivileged ? READ_PRIV : READ_USER, n);
       if (page !== undefined) {
@@ -314,8 +329,11 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
     return this.readGeneral(addr, out, opts);
   }
 
-  /** {@link readInto} past the hit path. */
+  /** {@link readInto} past the hit path (which bad arguments never take). */
   private readGeneral(addr: number, out: Uint8Array, opts: AccessOptions): Uint8Array {
+    checkBuffer(`${this.name}: read`, "out", out);
+    checkAddress(`${this.name}: read`, "addr", addr);
+    checkOptions(`${this.name}: read`, "opts", opts);
     const regime = this.hostRegime;
     const access = this.accessOf(opts.exec === true ? "exec" : "read", opts.privileged);
     const first =
@@ -453,6 +471,13 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
 
   /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
   write(addr: AddrArg<In>, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
+    if (!(data instanceof Uint8Array)) {
+      // Byte data as an array of integers 0..255 (checked), or refused; then the checked path.
+      data = checkBytes(`${this.name}: write`, "data", data);
+      checkOptions(`${this.name}: write`, "opts", opts);
+    }
+    if (opts === null || typeof opts !== "object")
+      checkOptions(`${this.name}: write`, "opts", opts);
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
     const platform = this.platform;
     const quiet = this.accessEvents.interest === 0 && platform.physWrites.interest === 0;
@@ -477,8 +502,9 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
     this.writeGeneral(addr, data, opts, quiet);
   }
 
-  /** {@link write} past the hit path. */
+  /** {@link write} past the hit path (which bad arguments never take). */
   private writeGeneral(addr: number, data: Uint8Array, opts: AccessOptions, quiet: boolean): void {
+    checkAddress(`${this.name}: write`, "addr", addr);
     const platform = this.platform;
     const regime = this.hostRegime;
     const access = this.accessOf("write", opts.privileged);

@@ -18,6 +18,13 @@
  * store.materializedPages === 2;
  */
 import type { PhysAddr } from "../base/address.js";
+import {
+  checkAddress,
+  checkBuffer,
+  checkBytes,
+  checkInteger,
+  checkLength,
+} from "../base/validate.js";
 
 export const STORE_PAGE_SHIFT = 12;
 export const STORE_PAGE_SIZE = 1 << STORE_PAGE_SHIFT;
@@ -200,6 +207,10 @@ export class ByteStore {
 
   /** Read `out.length` bytes at `pa` into `out`; returns `out`. */
   read(pa: PhysAddr | number, out: Uint8Array): Uint8Array {
+    if (!(Number.isSafeInteger(pa) && pa >= 0 && out instanceof Uint8Array)) {
+      checkAddress("read", "pa", pa);
+      checkBuffer("read", "out", out);
+    }
     const len = out.length;
     // Floor and multiply rather than `%`: on addresses above 2^31 `%` is a slow fmod.
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
@@ -229,6 +240,10 @@ export class ByteStore {
 
   /** Write `data` at `pa`. */
   write(pa: PhysAddr | number, data: Uint8Array): void {
+    if (!(Number.isSafeInteger(pa) && pa >= 0 && data instanceof Uint8Array)) {
+      checkAddress("write", "pa", pa);
+      data = checkBytes("write", "data", data);
+    }
     const len = data.length;
     if (len === 0) return; // else the fast path below would materialize a page
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
@@ -259,6 +274,10 @@ export class ByteStore {
    * view stays valid.
    */
   fill(pa: PhysAddr | number, size: number, value: number): void {
+    checkAddress("fill", "pa", pa);
+    checkLength("fill", "size", size);
+    // As memset: any integer, of which the low byte counts.
+    checkInteger("fill", "value", value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     let done = 0;
     let addr = pa;
     const byte = value & 0xff;
@@ -276,6 +295,9 @@ export class ByteStore {
 
   /** Copy `size` bytes from `src` to `dst`; overlapping ranges copy as memmove does. */
   copy(dst: PhysAddr | number, src: PhysAddr | number, size: number): void {
+    checkAddress("copy", "dst", dst);
+    checkAddress("copy", "src", src);
+    checkLength("copy", "size", size);
     if (size === 0 || dst === src) return;
     // Stage through a buffer in chunks: correct for overlap in either direction.
     const CHUNK = 64 * 1024;
@@ -444,18 +466,23 @@ export class ByteStore {
   }
 
   readU8(pa: number): number {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("readU8", "pa", pa);
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
     const page = this.pageForRead(pfn);
     return page === undefined ? 0 : page[pa - pfn * STORE_PAGE_SIZE]!;
   }
 
   writeU8(pa: number, value: number): void {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("writeU8", "pa", pa);
+    if (!(value >= 0 && value <= 255 && Number.isInteger(value)))
+      checkInteger("writeU8", "value", value, 0, 255);
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
     this.pageForWrite(pfn)[pa - pfn * STORE_PAGE_SIZE] = value;
   }
 
   /** A little-endian 32-bit read; may cross a page boundary. */
   readU32(pa: number): number {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("readU32", "pa", pa);
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
     const off = pa - pfn * STORE_PAGE_SIZE;
     if (off <= STORE_PAGE_SIZE - 4) {
@@ -476,6 +503,9 @@ export class ByteStore {
 
   /** A little-endian 32-bit write; may cross a page boundary. */
   writeU32(pa: number, value: number): void {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("writeU32", "pa", pa);
+    if (!(value >= 0 && value <= 0xffff_ffff && Number.isInteger(value)))
+      checkInteger("writeU32", "value", value, 0, 0xffff_ffff);
     const pfn = Math.floor(pa / STORE_PAGE_SIZE);
     const off = pa - pfn * STORE_PAGE_SIZE;
     if (off <= STORE_PAGE_SIZE - 4) {
@@ -491,6 +521,7 @@ export class ByteStore {
 
   /** A little-endian 64-bit read as a number; throws RangeError if the value is >= 2^53. */
   readU64(pa: number): number {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("readU64", "pa", pa);
     const lo = this.readU32(pa);
     const hi = this.readU32(pa + 4);
     if (hi >= 0x20_0000) throw new RangeError(`u64 at ${pa} exceeds 2^53`);
@@ -499,6 +530,8 @@ export class ByteStore {
 
   /** A little-endian 64-bit write of a safe integer. */
   writeU64(pa: number, value: number): void {
+    if (!(Number.isSafeInteger(pa) && pa >= 0)) checkAddress("writeU64", "pa", pa);
+    checkInteger("writeU64", "value", value, 0, Number.MAX_SAFE_INTEGER);
     this.writeU32(pa, value >>> 0);
     this.writeU32(pa + 4, Math.floor(value / 0x1_0000_0000) >>> 0);
   }
