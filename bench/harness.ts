@@ -128,31 +128,18 @@ function runNative(c: NativeCase, native: NativeRunner): Result {
     if (n !== undefined) theirs.push(n.nsPerOp);
   }
   const value = median(ours);
-  const min = Math.min(...ours);
-  if (theirs.length === 0)
-    return {
-      name: c.name,
-      unit: "ns/op",
-      value,
-      p50: value,
-      min,
-      target: c.targetNs,
-      met: value <= c.targetNs,
-      note: "no native reference",
-    };
-  const nativeNs = median(theirs);
-  const ratio = value / nativeNs;
+  const nativeNs = theirs.length > 0 ? median(theirs) : undefined;
+  const ratio = nativeNs !== undefined ? value / nativeNs : undefined;
   return {
     name: c.name,
     unit: "ns/op",
     value,
     p50: value,
-    min,
-    target: nativeNs * c.targetRatio,
-    met: ratio <= c.targetRatio,
-    native: nativeNs,
-    ratio,
-    note: `${c.targetRatio} x native`,
+    min: Math.min(...ours),
+    target: nativeNs !== undefined ? nativeNs * c.targetRatio : c.targetNs,
+    met: ratio !== undefined ? ratio <= c.targetRatio : value <= c.targetNs,
+    ...(nativeNs !== undefined ? { native: nativeNs, ratio } : {}),
+    note: nativeNs !== undefined ? `${c.targetRatio} x native` : "no native reference",
   };
 }
 

@@ -576,22 +576,32 @@ export function parseScenario(
   const { scenario, problems } = check(data, registry);
   const located = problems.map((raw): ScenarioError => {
     const p = withTag(doc, text, raw);
-    return {
-      file,
-      ...locate(doc, lineCounter, p.path, p.onKey),
-      path: formatDocPath(p.path),
-      message: p.message,
-      kind: p.kind,
-      code: p.code,
-      severity: p.severity,
-      ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
-    };
+    return toScenarioError(file, locate(doc, lineCounter, p.path, p.onKey), p);
   });
   const errors = located.filter((e) => e.severity === "error").sort(byPosition);
   const warnings = located.filter((e) => e.severity === "warning").sort(byPosition);
   if (scenario === undefined) return { ok: false, errors, warnings };
   const steps = scenario.steps.map((_, i) => locate(doc, lineCounter, ["steps", i]));
   return { ok: true, scenario, source: { file, steps }, warnings };
+}
+
+/** A problem as the error it is reported as, at `at` (line and column; 0:0 for plain data). */
+function toScenarioError(
+  file: string,
+  at: { readonly line: number; readonly column: number },
+  p: Problem,
+): ScenarioError {
+  return {
+    file,
+    line: at.line,
+    column: at.column,
+    path: formatDocPath(p.path),
+    message: p.message,
+    kind: p.kind,
+    code: p.code,
+    severity: p.severity,
+    ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
+  };
 }
 
 /**
@@ -604,17 +614,7 @@ export function validateScenario(
 ): ScenarioParseResult {
   const file = options.file ?? "<scenario>";
   const { scenario, problems } = check(data, options.registry ?? defaultStepRegistry);
-  const unlocated = problems.map((p): ScenarioError => ({
-    file,
-    line: 0,
-    column: 0,
-    path: formatDocPath(p.path),
-    message: p.message,
-    kind: p.kind,
-    code: p.code,
-    severity: p.severity,
-    ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
-  }));
+  const unlocated = problems.map((p) => toScenarioError(file, { line: 0, column: 0 }, p));
   const warnings = unlocated.filter((e) => e.severity === "warning");
   if (scenario === undefined)
     return { ok: false, errors: unlocated.filter((e) => e.severity === "error"), warnings };
