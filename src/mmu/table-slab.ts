@@ -22,6 +22,9 @@ const FIRST_SLOTS = 16;
 export class TableSlab {
   /** Every slot's 1024 words: slot `s` is `words[s * 1024 .. s * 1024 + 1023]`. */
   words: Uint32Array;
+  /** `base` and `span` in pages. */
+  readonly basePfn: number;
+  readonly spanPages: number;
   /** Per page of `[base, base + span)`: its slot + 1, or 0. */
   readonly slotOf: Int32Array;
   private bytes: Uint8Array;
@@ -36,6 +39,8 @@ export class TableSlab {
     /** Bytes of physical address space indexed (a multiple of 4 KiB). */
     readonly span: number,
   ) {
+    this.basePfn = base / STORE_PAGE_SIZE;
+    this.spanPages = span / STORE_PAGE_SIZE;
     this.slotOf = new Int32Array(span / STORE_PAGE_SIZE);
     this.words = new Uint32Array(FIRST_SLOTS * WORDS);
     this.bytes = new Uint8Array(this.words.buffer);

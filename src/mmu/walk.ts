@@ -54,6 +54,10 @@ export interface Geometry {
   readonly levelOfSize: ReadonlyMap<number, number>;
   /** Tables in a slab may be walked by the integer walk (`walkSlab`): long descriptors. */
   readonly slabWalk: boolean;
+  /** ... and by its unrolled form (`walkSlab4K`): 4K granule, four levels of 512 entries. */
+  readonly slabWalk4K: boolean;
+  /** 2^oas / 4096: the first page number beyond the output size. */
+  readonly outputPfnLimit: number;
 }
 
 const geometries = new WeakMap<PageTableFormat, Geometry>();
@@ -86,6 +90,17 @@ export function geometryOf(format: PageTableFormat): Geometry {
         format.fastDecode !== undefined &&
         !format.fastDecode.packedHigh &&
         format.descriptorBytes === 8,
+      slabWalk4K:
+        format.fastDecode !== undefined &&
+        !format.fastDecode.packedHigh &&
+        format.descriptorBytes === 8 &&
+        n === 4 &&
+        format.levels.every((l, i) => l.shift === 39 - 9 * i) &&
+        format.rootEntries === 512 &&
+        format.levels.every((l, i) => i === 0 || l.entries === 512) &&
+        format.fastDecode.tableMaskLo >>> 0 === 0xfffff000 &&
+        format.fastDecode.leafMaskLo[3]! >>> 0 === 0xfffff000,
+      outputPfnLimit: 2 ** format.oas / 4096,
     };
     geometries.set(format, g);
   }
@@ -267,6 +282,83 @@ function walkSlab(
   return code;
 }
 
+/**
+ * {@link walkSlab} unrolled for the commonest geometry — 4K granule, four levels of 512
+ * entries (stage 1 with a 48-bit input, stage 2 with four levels) — on the path every TLB miss
+ * of such a table takes: three tables and a page. Anything else on the way (a block, an invalid
+ * entry, an address beyond the output size, a table outside the slab) is left to
+ * {@link walkSlab}, which walks again from the root: reads have no side effects.
+ */
+function walkSlab4K(
+  format: PageTableFormat,
+  g: Geometry,
+  slab: TableSlab,
+  root: number,
+  va: number,
+  out: WalkOut,
+): number {
+  const words = slab.words;
+  const slotOf = slab.slotOf;
+  const spanPages = slab.spanPages;
+  const basePfn = slab.basePfn;
+  const pfnLimit = g.outputPfnLimit;
+  const vaHi = Math.floor(va * 2.3283064365386963e-10); // va / 2^32, exact
+  const vaLo = va >>> 0;
+  const rootRel = (root - slab.base) * (1 / 4096);
+  // Level 0.
+  let rel = rootRel | 0;
+  if (rel !== rootRel || rel >>> 0 >= spanPages) return walkSlab(format, g, slab, root, va, out);
+  let slot = slotOf[rel]! - 1;
+  if (slot < 0) return walkSlab(format, g, slab, root, va, out);
+  let k = (slot << 10) + (((vaHi >>> 7) & 511) << 1);
+  let lo = words[k]!;
+  let hi = words[k + 1]!;
+  if ((lo & 3) !== 3 || (hi & 0xf800) !== 0) return walkSlab(format, g, slab, root, va, out);
+  let pfn = (((lo & 0xfffff000) >>> 12) | ((hi & 0x7ff) << 20)) >>> 0;
+  // Level 1.
+  rel = pfn - basePfn;
+  if (pfn >= pfnLimit || rel >>> 0 >= spanPages) return walkSlab(format, g, slab, root, va, out);
+  slot = slotOf[rel]! - 1;
+  if (slot < 0) return walkSlab(format, g, slab, root, va, out);
+  k = (slot << 10) + ((((vaLo >>> 30) | (vaHi << 2)) & 511) << 1);
+  lo = words[k]!;
+  hi = words[k + 1]!;
+  if ((lo & 3) !== 3 || (hi & 0xf800) !== 0) return walkSlab(format, g, slab, root, va, out);
+  pfn = (((lo & 0xfffff000) >>> 12) | ((hi & 0x7ff) << 20)) >>> 0;
+  // Level 2.
+  rel = pfn - basePfn;
+  if (pfn >= pfnLimit || rel >>> 0 >= spanPages) return walkSlab(format, g, slab, root, va, out);
+  slot = slotOf[rel]! - 1;
+  if (slot < 0) return walkSlab(format, g, slab, root, va, out);
+  k = (slot << 10) + (((vaLo >>> 21) & 511) << 1);
+  lo = words[k]!;
+  hi = words[k + 1]!;
+  if ((lo & 3) !== 3 || (hi & 0xf800) !== 0) return walkSlab(format, g, slab, root, va, out);
+  pfn = (((lo & 0xfffff000) >>> 12) | ((hi & 0x7ff) << 20)) >>> 0;
+  // Level 3: the page.
+  rel = pfn - basePfn;
+  if (pfn >= pfnLimit || rel >>> 0 >= spanPages) return walkSlab(format, g, slab, root, va, out);
+  slot = slotOf[rel]! - 1;
+  if (slot < 0) return walkSlab(format, g, slab, root, va, out);
+  const idx = (vaLo >>> 12) & 511;
+  k = (slot << 10) + (idx << 1);
+  lo = words[k]!;
+  hi = words[k + 1]!;
+  if ((lo & 3) !== 3) return walkSlab(format, g, slab, root, va, out);
+  const next = ((lo & 0xfffff000) >>> 0) + (hi & 0xffff) * 0x1_0000_0000;
+  if (next >= g.outputLimit) return walkSlab(format, g, slab, root, va, out);
+  out.size = 4096;
+  out.base = next;
+  out.pa = next + (vaLo & 4095);
+  out.perm = format.perm(3, lo, hi);
+  out.reads = 4;
+  out.levelIndex = 3;
+  out.descAddr = (basePfn + rel) * 4096 + idx * 8;
+  out.lo = lo;
+  out.hi = hi;
+  return FAULT_NONE;
+}
+
 /** What a walk found. Reused across walks; read it before the next walk. */
 export class WalkOut {
   /** Output address of the input address (leaf base + offset). */
@@ -343,11 +435,26 @@ export function walkTable(
     out.levelIndex = 0;
     return FAULT_TRANSLATION;
   }
+  // Small, so that it inlines into every caller: the walks of a slab, else the general loop.
   const slab = mem.slab;
   if (slab !== undefined && g.slabWalk && !out.trace) {
-    const code = walkSlab(format, g, slab, root, va, out);
+    const code = g.slabWalk4K
+      ? walkSlab4K(format, g, slab, root, va, out)
+      : walkSlab(format, g, slab, root, va, out);
     if (code !== WALK_ELSEWHERE) return code;
   }
+  return walkGeneral(format, g, mem, root, va, out);
+}
+
+/** {@link walkTable}'s general loop: any format, any table memory. */
+function walkGeneral(
+  format: PageTableFormat,
+  g: Geometry,
+  mem: TableMemory,
+  root: number,
+  va: number,
+  out: WalkOut,
+): number {
   // This loop is every TLB miss. The input address is split into two 32-bit halves once, so
   // each level's index is integer shifts and masks, and addresses within a table page are
   // integers: a chain of dependent floating-point divisions is what makes walks slow.
