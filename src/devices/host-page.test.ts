@@ -57,4 +57,18 @@ describe("the access path's host pages", () => {
     expect(cpu.mmu.tlb!.stats().lookups).toBe(before.tlb.lookups + 1);
     expect(cpu.mmu.stats.tlbHits).toBe(before.regime.tlbHits + 1);
   });
+
+  it("an 8-byte hit reads the same into aligned and unaligned buffers, at any offset", () => {
+    const { cpu } = cpuWithBlock();
+    const data = Uint8Array.from({ length: 64 }, (_, i) => 200 - i);
+    cpu.write(0x4000_0000, data);
+    cpu.read(0x4000_0000, 8); // fills the entry's host page
+    const backing = new ArrayBuffer(32);
+    for (const byteOffset of [0, 1, 4, 7])
+      for (const off of [0, 3, 4, 8, 13]) {
+        const out = new Uint8Array(backing, byteOffset, 8);
+        cpu.readInto(0x4000_0000 + off, out);
+        expect([...out]).toEqual([...data.subarray(off, off + 8)]);
+      }
+  });
 });

@@ -147,6 +147,8 @@ export class Tlb {
    * lets a hit skip the store lookup. A new fill of the slot clears it.
    */
   readonly hostOf: Array<Uint8Array | undefined>;
+  /** The same page as 32-bit words (an 8-byte access is two word moves). */
+  readonly hostWordsOf: Array<Uint32Array | undefined>;
   readonly hostVaOf: Float64Array;
   readonly hostEpochOf: Float64Array;
   /** LRU: the clock value at the last use. */
@@ -212,6 +214,7 @@ export class Tlb {
     this.baseOf = new Float64Array(n);
     this.keyOf = new Float64Array(n).fill(-1);
     this.hostOf = new Array<Uint8Array | undefined>(n).fill(undefined);
+    this.hostWordsOf = new Array<Uint32Array | undefined>(n).fill(undefined);
     this.hostVaOf = new Float64Array(n);
     this.hostEpochOf = new Float64Array(n).fill(-1);
     this.log2Of = new Uint8Array(n);
@@ -273,12 +276,21 @@ export class Tlb {
    * Keep `page`, the host bytes of the 4 KiB input page at `va`, with entry `slot`, for pages
    * of `owner` at its page epoch `epoch`.
    */
-  setHost(slot: number, va: number, page: Uint8Array, owner: unknown, epoch: number): void {
+  setHost(
+    slot: number,
+    va: number,
+    page: Uint8Array,
+    words: Uint32Array,
+    owner: unknown,
+    epoch: number,
+  ): void {
     if (owner !== this.hostOwner) {
       this.hostEpochOf.fill(-1);
       this.hostOf.fill(undefined);
+      this.hostWordsOf.fill(undefined);
       this.hostOwner = owner;
     }
+    this.hostWordsOf[slot] = words;
     this.hostOf[slot] = page;
     this.hostVaOf[slot] = va;
     this.hostEpochOf[slot] = epoch;
@@ -459,6 +471,7 @@ export class Tlb {
     this.keyOf[slot] = vmid * 0x8000_0000 + asid;
     this.hostEpochOf[slot] = -1;
     this.hostOf[slot] = undefined;
+    this.hostWordsOf[slot] = undefined;
     this.paOf[slot] = pa;
     this.log2Of[slot] = k;
     this.permOf[slot] = perm;
