@@ -1497,7 +1497,8 @@ describeSuite<SF>({
  * (src/devices/{bus-master,cpu,mmu-master,accelerator,smmu}.ts), which this change does not
  * touch: each with the checks it needs, as `argument: rule`. Each becomes a row like the ones
  * above once its checks are in; until then it is a todo. The byte store's reads, writes, fills
- * and copies and a bus master's accesses are checked now: devices/access-edges.test.ts.
+ * and copies and a bus master's accesses are checked now (devices/access-edges.test.ts), and
+ * so are a page table's operations, lookups and walkers (mmu/page-table-edges.test.ts).
  */
 const HOT_PATH_TODO: ReadonlyArray<[entry: string, checks: string]> = [
   ["ByteStore.movePages", "dst, src: address, 4 KiB-aligned; size: length, multiple of 4 KiB"],
@@ -1529,15 +1530,7 @@ const HOT_PATH_TODO: ReadonlyArray<[entry: string, checks: string]> = [
   ["new SmmuDomain", "table: PageTable or root; options: options; what: name"],
   ["SmmuMaster.attach", "bank: ContextBank or name"],
   ["new PageTable", "format: PageTableFormat; memory: TableMemory; options: options"],
-  ["PageTable.map / remap", "va, pa: address; size: length; prot: integer (PROT bits)"],
-  ["PageTable.unmap", "va: address; size: length"],
-  ["PageTable.unmapFast", "va: address; size: length; gather: object"],
-  ["PageTable.protect", "va: address; size: length; prot: integer"],
   ["PageTable.setOwner", "va: address; size: length; owner: integer"],
-  ["PageTable.ownerAt / translate", "va: address"],
-  ["PageTable.mappedBytes", "start, end: address"],
-  ["PageTable.walk / rewrite", "visitor / rewriter: object or function; start, end: address"],
-  ["PageTable.addFlushTarget / onChange", "target / listener: object or function"],
   ["new Tlb", "options: object (entries: integer >= 1, ...)"],
   ["Tlb.lookup / peek / translate", "va: address; asid, vmid: integer"],
   ["Tlb.entry* (entryVa, entryPa, ...)", "i: integer index below the entry count"],

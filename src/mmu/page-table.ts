@@ -45,6 +45,7 @@ import type { EventBus, EventChannel } from "../base/events.js";
 import type { Disposable } from "../base/lifetime.js";
 import { toDisposable } from "../base/lifetime.js";
 import { formatSize } from "../base/size.js";
+import { checkAddress, checkFunction, checkObject, describeValue } from "../base/validate.js";
 import type { TlbFlush } from "./flush.js";
 import { IotlbGather } from "./flush.js";
 import type { PageTableFormat } from "./format.js";
@@ -275,6 +276,10 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   /** Send this table's invalidations to `target` too (a TLB, an SMMU context bank). */
   addFlushTarget(target: TlbFlush): Disposable {
     this.checkLive("addFlushTarget");
+    checkObject(`${this.name}: addFlushTarget`, "target", target);
+    const methods = target as unknown as Record<string, unknown>;
+    for (const k of ["flushAll", "flushWalk", "flushLeaf"])
+      checkFunction(`${this.name}: addFlushTarget`, `target.${k}`, methods[k]);
     this.flushTargets.push(target);
     return toDisposable(() => {
       const i = this.flushTargets.indexOf(target);
@@ -294,6 +299,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    */
   onChange(listener: ChangeListener): Disposable {
     this.checkLive("onChange");
+    checkFunction(`${this.name}: onChange`, "listener", listener);
     this.listeners.push(listener);
     return toDisposable(() => {
       const i = this.listeners.indexOf(listener);
@@ -492,10 +498,13 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
   // --- checks ------------------------------------------------------------------------------
 
   private checkRange(op: string, va: number, size: number): void {
-    if (!Number.isSafeInteger(va) || va < 0)
-      fail("EINVAL", `${this.name}: ${op} at ${String(va)}: not an address`);
+    if (!Number.isSafeInteger(va) || va < 0) checkAddress(`${this.name}: ${op}`, "va", va);
     if (!Number.isSafeInteger(size) || size <= 0)
-      fail("EINVAL", `${this.name}: ${op} of size ${String(size)}`);
+      fail(
+        "EINVAL",
+        `${this.name}: ${op}: size must be a positive safe integer, got ${describeValue(size)}`,
+        "size",
+      );
     if (offsetIn(va, this.minPage) !== 0 || offsetIn(size, this.minPage) !== 0)
       fail(
         "EINVAL",
@@ -508,8 +517,17 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
       );
   }
 
+  /** `[start, end)` of input addresses for the walkers: addresses, `start <= end`. */
+  private checkSpan(op: string, start: number, end: number): void {
+    checkAddress(`${this.name}: ${op}`, "start", start);
+    checkAddress(`${this.name}: ${op}`, "end", end);
+    if (end < start)
+      fail("EINVAL", `${this.name}: ${op}: end ${hex(end)} is below start ${hex(start)}`, "end");
+  }
+
   private checkOutput(op: string, pa: number, size: number): void {
-    if (!Number.isSafeInteger(pa) || pa < 0 || offsetIn(pa, this.minPage) !== 0)
+    if (!Number.isSafeInteger(pa) || pa < 0) checkAddress(`${this.name}: ${op}`, "pa", pa);
+    if (offsetIn(pa, this.minPage) !== 0)
       fail(
         "EINVAL",
         `${this.name}: ${op} to ${hex(pa)}: not aligned to ${formatSize(this.minPage)}`,
@@ -523,7 +541,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
 
   private checkProt(op: string, prot: Prot): void {
     if (!Number.isInteger(prot) || prot < 0)
-      fail("EINVAL", `${this.name}: ${op}: prot ${String(prot)} is not a prot`);
+      fail("EINVAL", `${this.name}: ${op}: prot ${describeValue(prot)} is not a prot`, "prot");
     if ((prot & (PROT.READ | PROT.WRITE)) === 0)
       fail("EINVAL", `${this.name}: ${op}: prot ${hex(prot)} grants neither read nor write`);
   }
@@ -842,6 +860,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    */
   ownerAt(va: AddrArg<In>): number {
     this.checkLive("ownerAt");
+    checkAddress(`${this.name}: ownerAt`, "va", va);
     if (!Number.isSafeInteger(va) || va < 0 || va >= this.g.inputLimit) return 0;
     this.syncViews();
     let table = this.root;
@@ -1190,6 +1209,8 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    * Returns the number of leaves rewritten.
    */
   rewrite(rewriter: LeafRewriter, start = 0, end = this.g.inputLimit): number {
+    checkFunction(`${this.name}: rewrite`, "rewriter", rewriter);
+    this.checkSpan("rewrite", start, end);
     this.begin("rewrite");
     let n = 0;
     try {
@@ -1245,6 +1266,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    */
   translate(va: AddrArg<In>): Translation<Out> | undefined {
     this.checkLive("translate");
+    if (!(Number.isSafeInteger(va) && va >= 0)) checkAddress(`${this.name}: translate`, "va", va);
     const out = this.cur;
     if (walkTable(this.format, this.g, this.memory, this.root, va, out) !== FAULT_NONE)
       return undefined;
@@ -1262,6 +1284,7 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
 
   /** Bytes of `[start, end)` that translate. */
   mappedBytes(start: number, end: number): number {
+    this.checkSpan("mappedBytes", start, end);
     let n = 0;
     this.walk(
       { leaf: (l) => void (n += Math.min(end, l.va + l.size) - Math.max(start, l.va)) },
@@ -1278,6 +1301,8 @@ export class PageTable<In extends AddrSpace = "virt" | "ipa", Out extends AddrSp
    */
   walk(visitor: WalkVisitor, start = 0, end = this.g.inputLimit): void {
     this.checkLive("walk");
+    checkObject(`${this.name}: walk`, "visitor", visitor);
+    this.checkSpan("walk", start, end);
     this.syncViews();
     walkTree(this.format, this.root, visitor, start, end, (page) => this.words(page));
   }
