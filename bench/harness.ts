@@ -77,6 +77,27 @@ export type NativeRunner = (workload: string, ops: number) => NativeFigures | un
 
 export type Case = TimeCase | MemoryCase | NativeCase;
 
+/**
+ * The process's CPU time in nanoseconds (user + system; the native side reads
+ * CLOCK_PROCESS_CPUTIME_ID): another job on a shared machine does not move a native case's
+ * round, and the garbage collector's and compiler's threads count against memweave.
+ */
+export function nowNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** Throw unless `got` equals `want`: a count the workload's definition implies. */
+export function expectCount(what: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${what}: ${got}, expected ${want}`);
+}
+
+/** Throw unless memweave's round and the native one did the same operations. */
+export function expectSameWork(checksum: number, native: NativeFigures | undefined): void {
+  if (native !== undefined && native.checksum <= Number.MAX_SAFE_INTEGER)
+    expectCount(`checksum against native ${native.workload}`, checksum, native.checksum);
+}
+
 const cases: Case[] = [];
 
 export function benchCase(c: Omit<TimeCase, "kind">): void {

@@ -1,11 +1,10 @@
 import type { NativeFigures } from "../../bench/harness.js";
-import { nativeCase } from "../../bench/harness.js";
+import { expectCount, expectSameWork, nativeCase, nowNs } from "../../bench/harness.js";
 import { xorshift32 } from "../base/rng.js";
 import { createLpaeFormat } from "../mmu/lpae.js";
 import { PageTable } from "../mmu/page-table.js";
 import { PROT } from "../mmu/prot.js";
 import { PhysTableMemory } from "../mmu/table-memory.js";
-import { expectCount, expectSameWork, nowNs } from "../mmu/translate.bench.js";
 import { Cpu } from "./cpu.js";
 import { Platform } from "./platform.js";
 

@@ -500,13 +500,9 @@ export abstract class BusMaster<In extends AddrSpace = AddrSpace> implements Dev
 
   /** Write `data` at `addr`; all of it or, on a fault or bus error, none of it. */
   write(addr: AddrArg<In>, data: Uint8Array, opts: AccessOptions = NO_OPTIONS): void {
-    if (!(data instanceof Uint8Array)) {
-      // Byte data as an array of integers 0..255 (checked), or refused; then the checked path.
-      data = checkBytes(`${this.name}: write`, "data", data);
-      checkOptions(`${this.name}: write`, "opts", opts);
-    }
-    if (opts === null || typeof opts !== "object")
-      checkOptions(`${this.name}: write`, "opts", opts);
+    // Byte data as an array of integers 0..255 (checked), or refused.
+    if (!(data instanceof Uint8Array)) data = checkBytes(`${this.name}: write`, "data", data);
+    if (opts !== NO_OPTIONS) checkOptions(`${this.name}: write`, "opts", opts);
     if (opts.exec === true) fail("EINVAL", `${this.name}: a write cannot be an instruction fetch`);
     const platform = this.platform;
     const quiet = this.accessEvents.interest === 0 && platform.physWrites.interest === 0;

@@ -151,8 +151,8 @@ export class Gmem extends GmemCore {
   }
 
   /**
-   * `gm_dev_destroy`: EBUSY while the device is attached to an address space (the RFC left it a
-   * stub that only frees the id); its hnodes are unregistered, its fault handler removed.
+   * `gm_dev_destroy`: EBUSY while the device is attached to an address space (the RFC's
+   * version only frees the id); its hnodes are unregistered, its fault handler removed.
    */
   devDestroy(dev: GmDev): void {
     checkInstance("gm_dev_destroy", "dev", dev, GmDev);

@@ -25,14 +25,13 @@ import type { AddrArg } from "../base/address.js";
 import { hex } from "../base/address.js";
 import { fail } from "../base/errors.js";
 import type { TlbFlush } from "./flush.js";
-import type { PageTableFormat } from "./format.js";
 import type { AnyPageTable } from "./page-table.js";
 import type { Access } from "./prot.js";
 import { PERM, permNeeded } from "./prot.js";
 import type { TableRoot } from "./table-memory.js";
 import { Stage2TableMemory } from "./table-memory.js";
 import type { Tlb } from "./tlb.js";
-import type { FaultKind, Geometry } from "./walk.js";
+import type { FaultKind } from "./walk.js";
 import {
   FAULT_ACCESS_FLAG,
   FAULT_NAMES,
@@ -347,24 +346,9 @@ export class TranslationRegime {
     return FAULT_NONE;
   }
 
-  private readonly lastFormat: Array<PageTableFormat | undefined> = [undefined, undefined];
-  private readonly lastGeometry: Array<Geometry | undefined> = [undefined, undefined];
-
-  /**
-   * {@link geometryOf}, remembering the last format of each stage (`stage` 0 or 1): every
-   * TLB miss walks, and a weak-map lookup per walk is a tenth of its cost.
-   */
-  private geometry(format: PageTableFormat, stage: 0 | 1): Geometry {
-    if (format !== this.lastFormat[stage]) {
-      this.lastGeometry[stage] = geometryOf(format);
-      this.lastFormat[stage] = format;
-    }
-    return this.lastGeometry[stage]!;
-  }
-
   /** Stage 1 through the one walk; nested, over a memory that translates each fetch. */
   private walkStage1(s1: TableRoot, va: number, access: Access): number {
-    const g = this.geometry(s1.format, 0);
+    const g = geometryOf(s1.format);
     const w = this.w1;
     const s2 = this.stage2;
     if (s2 === undefined) {
@@ -393,7 +377,7 @@ export class TranslationRegime {
   private walkStage2(ipa: number, va: number, access: Access): number {
     const s2 = this.stage2!;
     const w = this.w2;
-    const code = walkTable(s2.format, this.geometry(s2.format, 1), s2.memory, s2.root, ipa, w);
+    const code = walkTable(s2.format, geometryOf(s2.format), s2.memory, s2.root, ipa, w);
     this.stats.descriptorReads += w.reads;
     if (code === FAULT_NONE) return code;
     this.faultIpa = ipa;

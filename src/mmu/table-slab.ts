@@ -47,16 +47,6 @@ export class TableSlab {
     this.paOfSlot = new Float64Array(FIRST_SLOTS).fill(-1);
   }
 
-  /** Slots in use. */
-  get pages(): number {
-    return this.used - this.freeSlots.length;
-  }
-
-  /** True if `pa` (page-aligned, within the span) is a page of the slab. */
-  has(pa: number): boolean {
-    return this.slotOf[(pa - this.base) / STORE_PAGE_SIZE]! !== 0;
-  }
-
   /** Make the page at `pa` a zeroed slab page, served by the store from the slab. */
   add(pa: number): void {
     let slot = this.freeSlots.pop();

@@ -5,8 +5,7 @@
  * (their checksums must agree); the counts each workload's distribution implies are checked
  * after every round, outside the timed loop. W4 is in devices/access-path.bench.ts.
  */
-import type { NativeFigures } from "../../bench/harness.js";
-import { nativeCase } from "../../bench/harness.js";
+import { expectCount, expectSameWork, nativeCase, nowNs } from "../../bench/harness.js";
 import { xorshift32 } from "../base/rng.js";
 import { createLpaeFormat } from "./lpae.js";
 import { PageTable } from "./page-table.js";
@@ -17,30 +16,6 @@ import { geometryOf, walkTable, WalkOut } from "./walk.js";
 
 const RW = PROT.READ | PROT.WRITE;
 const format = createLpaeFormat({ stage: 1, granule: 4096, ias: 48, oas: 48 });
-
-/** Keeps a round's result alive, so the loop cannot be optimized away. */
-export let sink = 0;
-
-/**
- * The process's CPU time in nanoseconds (user + system; the native side reads
- * CLOCK_PROCESS_CPUTIME_ID): another job on a shared machine does not move a round's figure,
- * and the garbage collector's and compiler's threads count against memweave.
- */
-export function nowNs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-}
-
-/** Throw unless `got` equals `want`: a count the workload's definition implies. */
-export function expectCount(what: string, got: number, want: number): void {
-  if (got !== want) throw new Error(`${what}: ${got}, expected ${want}`);
-}
-
-/** Throw unless memweave's round and the native one did the same operations. */
-export function expectSameWork(checksum: number, native: NativeFigures | undefined): void {
-  if (native !== undefined && native.checksum <= Number.MAX_SAFE_INTEGER)
-    expectCount(`checksum against native ${native.workload}`, checksum, native.checksum);
-}
 
 const W1_OPS = 2_000_000;
 nativeCase({
@@ -87,7 +62,6 @@ nativeCase({
         lookups = after.hits - before.hits;
         expectCount("W1 misses", after.misses - before.misses, 0);
         checksum = sum;
-        sink = sum;
         return t;
       },
       check(native) {
@@ -149,7 +123,6 @@ nativeCase({
         const t = nowNs() - t0;
         checksum = sum;
         reads = n;
-        sink = sum;
         return t;
       },
       check(native) {

@@ -62,7 +62,28 @@ export interface Geometry {
 
 const geometries = new WeakMap<PageTableFormat, Geometry>();
 
+/**
+ * The last two formats asked for and their geometries: a nested walk alternates between a
+ * stage-1 and a stage-2 format, and every TLB miss asks; a weak-map lookup per walk was a tenth
+ * of its cost.
+ */
+let recentFormat0: PageTableFormat | undefined;
+let recentGeometry0: Geometry | undefined;
+let recentFormat1: PageTableFormat | undefined;
+let recentGeometry1: Geometry | undefined;
+
 export function geometryOf(format: PageTableFormat): Geometry {
+  if (format === recentFormat0) return recentGeometry0!;
+  if (format === recentFormat1) return recentGeometry1!;
+  const g = geometryLookup(format);
+  recentFormat1 = recentFormat0;
+  recentGeometry1 = recentGeometry0;
+  recentFormat0 = format;
+  recentGeometry0 = g;
+  return g;
+}
+
+function geometryLookup(format: PageTableFormat): Geometry {
   let g = geometries.get(format);
   if (g === undefined) {
     const n = format.levels.length;
